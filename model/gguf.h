@@ -26,6 +26,9 @@ enum class GgufValueType : uint32_t {
   kFloat64 = 12,
 };
 
+// Lower-case spelling of a value type ("uint32", "string", "array", ...).
+std::string_view GgufValueTypeName(GgufValueType t);
+
 struct GgufArray;
 // One metadata value. Integers keep their signedness; arrays are homogeneous.
 struct GgufValue {
@@ -59,6 +62,8 @@ class GgufFile {
 
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
+  // Byte offset of the data section in the file (tensor offsets are relative to it).
+  uint64_t data_offset() const { return data_offset_; }
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
 
@@ -83,6 +88,7 @@ class GgufFile {
   size_t mapping_size_ = 0;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, GgufValue>> metadata_;
   absl::flat_hash_map<std::string, size_t> metadata_index_;
   std::vector<GgufTensorInfo> tensors_;
