@@ -1,0 +1,43 @@
+// y[M, N] = x[M, K] . W[N, K]^T for the weight types the model layer reads.
+//
+// W is stored as N GGML rows of K elements (F32, F16, BF16, or blocks of 32 for Q8_0,
+// Q4_0, Q4_1); x and y are float32. For the quantized types x is first quantized to
+// 8-bit blocks (BlockQ8Act, once per call) and the products run as integer dot products,
+// as llama.cpp does; for the float types the products are float FMAs.
+//
+// Work is split over N across the thread pool; for M > 1 each thread walks register
+// tiles of several activation rows x several weight rows, so each weight block is loaded
+// and unpacked once per tile rather than once per activation row. The SIMD path
+// (scalar / AVX2 / AVX-512 VNNI) is chosen at run time (cpu_features.h).
+#pragma once
+
+#include <cstdint>
+
+#include "common/tensor_types.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace radixserve::kernels::cpu {
+
+struct MatmulWeight {
+  DType dtype = DType::kF32;
+  const void* data = nullptr;  // [n, k] rows, RowBytes(dtype, k) bytes each
+  int64_t n = 0;               // output features (rows)
+  int64_t k = 0;               // input features; a multiple of 32 for quantized types
+};
+
+// True for the dtypes Matmul handles.
+bool MatmulSupports(DType t);
+
+// x: [m, k] row-major with row stride ldx (>= k); y: [m, n] with row stride ldy (>= n).
+// Preconditions: MatmulSupports(w.dtype); w.k % 32 == 0 for quantized types; x and y do
+// not overlap. pool may be null (single-threaded). Called from one thread at a time per
+// pool; uses a thread-local scratch buffer for the quantized activations.
+void Matmul(const float* x, int64_t m, int64_t ldx, const MatmulWeight& w, float* y, int64_t ldy,
+            ThreadPool* pool);
+
+// Contiguous convenience form: ldx = k, ldy = n.
+inline void Matmul(const float* x, int64_t m, const MatmulWeight& w, float* y, ThreadPool* pool) {
+  Matmul(x, m, w.k, w, y, w.n, pool);
+}
+
+}  // namespace radixserve::kernels::cpu

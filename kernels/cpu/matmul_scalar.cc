@@ -1,0 +1,77 @@
+// Portable matmul path: the arithmetic of the SIMD paths (integer block dots for the
+// quantized types, float accumulation for the float types) in plain C++.
+#include <cstring>
+
+#include "kernels/cpu/matmul_internal.h"
+
+namespace radixserve::kernels::cpu::internal {
+namespace {
+
+float DotFloatRow(DType t, const uint8_t* w, const float* x, int64_t k) {
+  float acc = 0.0f;
+  if (t == DType::kF32) {
+    const float* r = reinterpret_cast<const float*>(w);
+    for (int64_t i = 0; i < k; ++i) acc += r[i] * x[i];
+  } else {
+    for (int64_t i = 0; i < k; ++i) {
+      uint16_t h;
+      std::memcpy(&h, w + 2 * i, 2);
+      acc += (t == DType::kF16 ? Fp16ToFloat(h) : Bf16ToFloat(h)) * x[i];
+    }
+  }
+  return acc;
+}
+
+float DotQuantRow(DType t, const uint8_t* w, const BlockQ8Act* xq, int64_t blocks) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const BlockQ8Act& xb = xq[b];
+    if (t == DType::kQ8_0) {
+      BlockQ8_0 wb;
+      std::memcpy(&wb, w + b * sizeof(BlockQ8_0), sizeof(wb));
+      int32_t s = 0;
+      for (int i = 0; i < kQkBlock; ++i) s += wb.qs[i] * xb.qs[i];
+      acc += static_cast<float>(s) * (Fp16ToFloat(wb.d) * xb.d);
+    } else if (t == DType::kQ4_0) {
+      BlockQ4_0 wb;
+      std::memcpy(&wb, w + b * sizeof(BlockQ4_0), sizeof(wb));
+      int32_t s = 0;
+      for (int i = 0; i < kQkBlock / 2; ++i) {
+        s += (wb.qs[i] & 0x0F) * xb.qs[i] + (wb.qs[i] >> 4) * xb.qs[i + kQkBlock / 2];
+      }
+      const float dw = Fp16ToFloat(wb.d);
+      // sum (q - 8) qx = sum q qx - 8 sum qx; xb.s = d_x sum qx.
+      acc += static_cast<float>(s) * (dw * xb.d) - 8.0f * dw * xb.s;
+    } else {  // kQ4_1
+      BlockQ4_1 wb;
+      std::memcpy(&wb, w + b * sizeof(BlockQ4_1), sizeof(wb));
+      int32_t s = 0;
+      for (int i = 0; i < kQkBlock / 2; ++i) {
+        s += (wb.qs[i] & 0x0F) * xb.qs[i] + (wb.qs[i] >> 4) * xb.qs[i + kQkBlock / 2];
+      }
+      acc += static_cast<float>(s) * (Fp16ToFloat(wb.d) * xb.d) + Fp16ToFloat(wb.m) * xb.s;
+    }
+  }
+  return acc;
+}
+
+void ScalarRange(const MatmulArgs& a, int64_t n_begin, int64_t n_end) {
+  const bool quant = a.xq != nullptr;
+  const int64_t blocks = a.k / kQkBlock;
+  for (int64_t i = 0; i < a.m; ++i) {
+    for (int64_t n = n_begin; n < n_end; ++n) {
+      const uint8_t* w = a.w + n * a.row_bytes;
+      a.y[i * a.ldy + n] = quant ? DotQuantRow(a.dtype, w, a.xq + i * blocks, blocks)
+                                 : DotFloatRow(a.dtype, w, a.x + i * a.ldx, a.k);
+    }
+  }
+}
+
+}  // namespace
+
+const MatmulIsa& ScalarMatmulIsa() {
+  static const MatmulIsa isa{&QuantizeRowQ8Act, &ScalarRange, 1};
+  return isa;
+}
+
+}  // namespace radixserve::kernels::cpu::internal

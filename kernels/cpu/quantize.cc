@@ -1,0 +1,94 @@
+#include "kernels/cpu/quantize.h"
+
+#include <cmath>
+
+namespace radixserve::kernels::cpu {
+
+bool IsCpuWeightType(DType t) {
+  switch (t) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void QuantizeRowQ8Act(const float* x, int64_t k, BlockQ8Act* out) {
+  for (int64_t b = 0; b < k / kQkBlock; ++b) {
+    const float* xb = x + b * kQkBlock;
+    float amax = 0.0f;
+    for (int i = 0; i < kQkBlock; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int sum = 0;
+    for (int i = 0; i < kQkBlock; ++i) {
+      const int q = static_cast<int>(std::nearbyint(xb[i] * id));  // default mode: half-even
+      out[b].qs[i] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    out[b].d = d;
+    out[b].s = d * static_cast<float>(sum);
+  }
+}
+
+void DequantizeRow(DType t, const void* row, int64_t k, float* out) {
+  switch (t) {
+    case DType::kF32: {
+      const float* r = static_cast<const float*>(row);
+      for (int64_t i = 0; i < k; ++i) out[i] = r[i];
+      return;
+    }
+    case DType::kF16: {
+      const uint16_t* r = static_cast<const uint16_t*>(row);
+      for (int64_t i = 0; i < k; ++i) out[i] = Fp16ToFloat(r[i]);
+      return;
+    }
+    case DType::kBF16: {
+      const uint16_t* r = static_cast<const uint16_t*>(row);
+      for (int64_t i = 0; i < k; ++i) out[i] = Bf16ToFloat(r[i]);
+      return;
+    }
+    case DType::kQ8_0: {
+      const BlockQ8_0* b = static_cast<const BlockQ8_0*>(row);
+      for (int64_t j = 0; j < k / kQkBlock; ++j) {
+        const float d = Fp16ToFloat(b[j].d);
+        for (int i = 0; i < kQkBlock; ++i) out[j * kQkBlock + i] = b[j].qs[i] * d;
+      }
+      return;
+    }
+    case DType::kQ4_0: {
+      const BlockQ4_0* b = static_cast<const BlockQ4_0*>(row);
+      for (int64_t j = 0; j < k / kQkBlock; ++j) {
+        const float d = Fp16ToFloat(b[j].d);
+        float* o = out + j * kQkBlock;
+        for (int i = 0; i < kQkBlock / 2; ++i) {
+          o[i] = static_cast<float>((b[j].qs[i] & 0x0F) - 8) * d;
+          o[i + kQkBlock / 2] = static_cast<float>((b[j].qs[i] >> 4) - 8) * d;
+        }
+      }
+      return;
+    }
+    case DType::kQ4_1: {
+      const BlockQ4_1* b = static_cast<const BlockQ4_1*>(row);
+      for (int64_t j = 0; j < k / kQkBlock; ++j) {
+        const float d = Fp16ToFloat(b[j].d);
+        const float m = Fp16ToFloat(b[j].m);
+        float* o = out + j * kQkBlock;
+        for (int i = 0; i < kQkBlock / 2; ++i) {
+          o[i] = static_cast<float>(b[j].qs[i] & 0x0F) * d + m;
+          o[i + kQkBlock / 2] = static_cast<float>(b[j].qs[i] >> 4) * d + m;
+        }
+      }
+      return;
+    }
+    default:
+      return;  // precondition violated; callers validate with IsCpuWeightType
+  }
+}
+
+}  // namespace radixserve::kernels::cpu

@@ -1,0 +1,148 @@
+#include "kernels/cpu/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/quantize.h"
+#include "tests/kernels_cpu/test_util.h"
+
+namespace radixserve::kernels::cpu {
+namespace {
+
+using testing::DequantRef;
+using testing::QuantizeWeights;
+using testing::RandomFloats;
+
+bool Quantized(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1; }
+
+// Error bound of one output y = sum_i w_i x_i against the double reference on the
+// dequantized weights:
+//  * activation quantization (quantized types): x_i is replaced by q_i d_b with
+//    |x_i - q_i d_b| <= d_b / 2 = amax_b / 254, so |dy| <= sum_b amax_b/254 sum_{i in b} |w_i|;
+//  * float accumulation: at most k * 2^-24 * sum |w_i x_i| for any summation order
+//    (plus the products' own rounding), taken with a factor 2 of slack.
+double Bound(DType t, const uint8_t* wrow, const float* x, int64_t k) {
+  double abs_sum = 0, q_err = 0;
+  for (int64_t b = 0; b < (k + 31) / 32; ++b) {
+    double amax = 0, wabs = 0;
+    for (int64_t i = b * 32; i < std::min<int64_t>(k, b * 32 + 32); ++i) {
+      amax = std::max(amax, std::fabs(static_cast<double>(x[i])));
+      wabs += std::fabs(DequantRef(t, wrow, i));
+      abs_sum += std::fabs(DequantRef(t, wrow, i) * x[i]);
+    }
+    q_err += amax / 254.0 * wabs;
+  }
+  return (Quantized(t) ? q_err * 1.0001 : 0.0) + 2.0 * (k + 2) * std::ldexp(1.0, -24) * abs_sum + 1e-30;
+}
+
+struct Case {
+  DType t;
+  int64_t m, n, k;
+};
+
+void RunCase(const Case& c, CpuIsa isa, ThreadPool* pool) {
+  const std::vector<float> wf = RandomFloats(c.n * c.k, 17 + c.n + c.k);
+  const std::vector<uint8_t> w = QuantizeWeights(c.t, wf, c.n, c.k);
+  const int64_t ldx = c.k + 3;  // strided rows
+  const std::vector<float> x = RandomFloats(c.m * ldx, 5 + c.m);
+  std::vector<float> y(c.m * c.n, NAN);
+  {
+    ScopedCpuIsa scoped(isa);
+    Matmul(x.data(), c.m, ldx, MatmulWeight{c.t, w.data(), c.n, c.k}, y.data(), c.n, pool);
+  }
+  const int64_t row_bytes = RowBytes(c.t, c.k);
+  for (int64_t i = 0; i < c.m; ++i) {
+    for (int64_t j = 0; j < c.n; ++j) {
+      const uint8_t* wrow = w.data() + j * row_bytes;
+      const float* xr = x.data() + i * ldx;
+      double ref = 0;
+      for (int64_t kk = 0; kk < c.k; ++kk) ref += DequantRef(c.t, wrow, kk) * xr[kk];
+      const double bound = Bound(c.t, wrow, xr, c.k);
+      ASSERT_LE(std::fabs(y[i * c.n + j] - ref), bound)
+          << GetDTypeTraits(c.t).name << " isa=" << CpuIsaName(isa) << " m=" << c.m << " n=" << c.n
+          << " k=" << c.k << " at (" << i << "," << j << ") y=" << y[i * c.n + j] << " ref=" << ref;
+    }
+  }
+}
+
+std::vector<CpuIsa> Isas() {
+  std::vector<CpuIsa> v;
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (static_cast<int>(isa) <= static_cast<int>(DetectedCpuIsa())) v.push_back(isa);
+  }
+  return v;
+}
+
+const DType kAllTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1};
+
+TEST(MatmulTest, MatchesDequantizedReferenceAcrossShapesAndIsas) {
+  ThreadPool pool(2);
+  const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
+      {1, 1, 32}, {1, 7, 64}, {1, 17, 576}, {2, 3, 96}, {3, 33, 416}, {5, 9, 160},
+      {8, 4, 32}, {17, 19, 288}, {67, 13, 64}, {4, 64, 1536}};
+  for (CpuIsa isa : Isas()) {
+    for (DType t : kAllTypes) {
+      for (auto [m, n, k] : shapes) {
+        RunCase({t, m, n, k}, isa, (m + n) % 2 ? &pool : nullptr);
+      }
+    }
+  }
+}
+
+TEST(MatmulTest, FloatTypesHandleKNotMultipleOf8) {
+  ThreadPool pool(3);
+  for (CpuIsa isa : Isas()) {
+    for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+      for (int64_t k : {1, 5, 37, 100}) RunCase({t, 6, 11, k}, isa, &pool);
+    }
+  }
+}
+
+// The SIMD paths quantize activations bit-identically to the scalar reference, so paths
+// differ only by float summation order.
+TEST(MatmulTest, SimdQuantizationIsBitIdenticalToScalar) {
+  std::vector<float> x = RandomFloats(32 * 40, 9, -3.0f, 3.0f);
+  for (int i = 0; i < 32; ++i) x[32 + i] = 0.0f;                         // all-zero block
+  for (int i = 0; i < 32; ++i) x[64 + i] = (i - 16) * (127.0f / 16.0f);  // ties at .5
+  std::vector<BlockQ8Act> ref(40);
+  QuantizeRowQ8Act(x.data(), 32 * 40, ref.data());
+  std::vector<float> dq(32 * 40);
+  for (int b = 0; b < 40; ++b) {
+    for (int i = 0; i < 32; ++i) {
+      const float xi = x[b * 32 + i];
+      EXPECT_LE(std::fabs(xi - ref[b].qs[i] * ref[b].d), ref[b].d * 0.5f * 1.0001f + 1e-30f);
+    }
+  }
+  // Through Matmul with an identity-like Q8_0 weight the result exposes the activation
+  // blocks; compare every ISA with the scalar one on a random Q8_0 weight instead.
+  const int64_t n = 8, k = 32 * 40;
+  const std::vector<uint8_t> w = QuantizeWeights(DType::kQ8_0, RandomFloats(n * k, 3), n, k);
+  std::vector<float> y0(n), y1(n);
+  {
+    ScopedCpuIsa s(CpuIsa::kScalar);
+    Matmul(x.data(), 1, MatmulWeight{DType::kQ8_0, w.data(), n, k}, y0.data(), nullptr);
+  }
+  for (CpuIsa isa : Isas()) {
+    ScopedCpuIsa s(isa);
+    Matmul(x.data(), 1, MatmulWeight{DType::kQ8_0, w.data(), n, k}, y1.data(), nullptr);
+    for (int j = 0; j < n; ++j) EXPECT_NEAR(y1[j], y0[j], 1e-4f * (1 + std::fabs(y0[j]))) << CpuIsaName(isa);
+  }
+}
+
+TEST(MatmulTest, DequantizeRowMatchesReference) {
+  const int64_t k = 96;
+  const std::vector<float> wf = RandomFloats(k, 11);
+  for (DType t : kAllTypes) {
+    const std::vector<uint8_t> w = QuantizeWeights(t, wf, 1, k);
+    std::vector<float> out(k);
+    DequantizeRow(t, w.data(), k, out.data());
+    for (int64_t i = 0; i < k; ++i) EXPECT_EQ(out[i], static_cast<float>(DequantRef(t, w.data(), i)));
+  }
+}
+
+}  // namespace
+}  // namespace radixserve::kernels::cpu

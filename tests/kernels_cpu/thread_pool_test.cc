@@ -1,0 +1,69 @@
+#include "kernels/cpu/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+namespace radixserve::kernels::cpu {
+namespace {
+
+class ThreadPoolTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(ThreadPoolTest, ParallelForCoversEveryIndexExactlyOnce) {
+  ThreadPool pool(GetParam());
+  EXPECT_EQ(pool.num_threads(), GetParam());
+  for (int64_t n : {0, 1, 2, 5, 7, 64, 1001}) {
+    for (int64_t grain : {1, 3, 16}) {
+      std::vector<std::atomic<int>> hits(n);
+      pool.ParallelFor(n, grain, [&](int64_t b, int64_t e) {
+        EXPECT_LT(b, e);
+        if (e < n) {
+          EXPECT_EQ(b % grain, 0);
+        }
+        for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+      });
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i;
+    }
+  }
+}
+
+TEST_P(ThreadPoolTest, RunCallsEveryThreadOnceAndManyDispatchesComplete) {
+  ThreadPool pool(GetParam(), /*spin_us=*/5);
+  std::vector<std::atomic<int>> per_thread(GetParam());
+  int64_t total = 0;
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::atomic<int64_t> sum{0};
+    pool.Run([&](int t, int nt) {
+      EXPECT_EQ(nt, GetParam());
+      per_thread[t].fetch_add(1);
+      sum.fetch_add(t + 1);
+    });
+    total += sum.load();
+  }
+  for (int t = 0; t < GetParam(); ++t) EXPECT_EQ(per_thread[t].load(), 2000);
+  EXPECT_EQ(total, 2000LL * GetParam() * (GetParam() + 1) / 2);
+}
+
+TEST_P(ThreadPoolTest, NestedCallsRunInline) {
+  ThreadPool pool(GetParam());
+  std::atomic<int> count{0};
+  pool.ParallelFor(4, [&](int64_t b, int64_t e) {
+    pool.ParallelFor(10, [&](int64_t b2, int64_t e2) { count.fetch_add(static_cast<int>((e - b) * (e2 - b2))); });
+  });
+  EXPECT_EQ(count.load(), 40);
+}
+
+TEST_P(ThreadPoolTest, WorkersWakeAfterBlocking) {
+  ThreadPool pool(GetParam(), /*spin_us=*/0);
+  for (int iter = 0; iter < 50; ++iter) {
+    std::atomic<int> c{0};
+    pool.Run([&](int, int) { c.fetch_add(1); });
+    EXPECT_EQ(c.load(), GetParam());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, ThreadPoolTest, ::testing::Values(1, 2, 7));
+
+}  // namespace
+}  // namespace radixserve::kernels::cpu
