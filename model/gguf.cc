@@ -11,13 +11,7 @@
 // elements (arrays may nest). Version 1 used u32 counts and lengths; it is rejected.
 #include "model/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <numeric>
@@ -26,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "model/mapped_file.h"
 
 namespace radixserve::model {
 namespace {
@@ -200,39 +195,15 @@ absl::StatusOr<double> AsFloat(std::string_view key, const GgufValue& v) {
 std::string_view GgufValueTypeName(GgufValueType t) { return TypeName(t); }
 
 GgufFile::~GgufFile() {
-  if (mapping_ != nullptr) munmap(mapping_, mapping_size_);
+  Unmap({mapping_, mapping_size_});
 }
 
 absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    return absl::ErrnoToStatus(err, absl::StrCat("cannot open GGUF file '", path, "'"));
-  }
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return absl::ErrnoToStatus(err, absl::StrCat("cannot stat '", path, "'"));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not a regular file"));
-  }
+  ASSIGN_OR_RETURN(Mapping m, MapReadOnly(path));
   auto file = std::unique_ptr<GgufFile>(new GgufFile());
-  const auto size = static_cast<size_t>(st.st_size);
-  if (size > 0) {
-    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      return absl::ErrnoToStatus(err, absl::StrCat("cannot mmap '", path, "'"));
-    }
-    file->mapping_ = p;
-    file->mapping_size_ = size;
-  }
-  ::close(fd);  // the mapping stays valid without the descriptor
-  std::span<const uint8_t> bytes(static_cast<const uint8_t*>(file->mapping_), size);
+  file->mapping_ = m.data;
+  file->mapping_size_ = m.size;
+  std::span<const uint8_t> bytes(static_cast<const uint8_t*>(m.data), m.size);
   if (absl::Status s = file->Parse(bytes); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
   }
