@@ -54,6 +54,9 @@ struct RopeParams {
   float low_freq_factor = 1.0f;
   float high_freq_factor = 4.0f;
   int32_t original_max_position = 8192;
+  // [rotary_dim / 2] divisors of inv_freq (GGUF's rope_freqs.weight, Llama 3.x). When set
+  // they replace `scaling`: inv_freq[i] = theta ^ (-2i / rotary_dim) / maybe_freq_factors[i].
+  const float* maybe_freq_factors = nullptr;
 };
 
 }  // namespace radixserve::kernels
