@@ -1,0 +1,298 @@
+#include "kernels/cuda/flash_attention.cuh"
+
+#include "kernels/cuda/mma_utils.cuh"
+#include "kernels/cuda/type_utils.cuh"
+
+namespace radixserve::kernels::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kBlockM = 16 * kWarps;  // query rows per CTA, 16 per warp
+constexpr int kBlockN = 64;           // keys per tile
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+// Query rows are packed GQA-style: within sequence s and KV head kvh, packed row R is
+// token R / group_size of s and query head kvh * group_size + R % group_size, so the
+// group's heads share every K/V tile a CTA loads.
+//
+// Shared-memory tiles are [rows][head_dim] of 16-bit values, 16-byte chunks XOR-swizzled
+// by (row % 8) so that ldmatrix's 8 row addresses hit 8 distinct bank groups:
+//   element (row, col) lives at row * kHeadDim + (((col / 8) ^ (row % 8)) * 8) + col % 8
+template <int kHeadDim>
+__device__ __forceinline__ int SwizzledOffset(int row, int chunk) {
+  return row * kHeadDim + ((chunk ^ (row & 7)) << 3);
+}
+
+struct SeqInfo {
+  int q_start, q_len, kv_len;
+};
+
+template <typename T, int kHeadDim, KvSource kSource>
+__device__ __forceinline__ const T* KeyRowPtr(const PrefillParams& p, const T* base, int seq, int kv_head,
+                                              int token, const int32_t* blocks) {
+  if constexpr (kSource == KvSource::kPaged) {
+    const int bs = p.kv.block_size;
+    return base + ((static_cast<int64_t>(blocks[token / bs]) * p.kv.num_kv_heads + kv_head) * bs + token % bs) * kHeadDim;
+  } else {
+    return base + ((static_cast<int64_t>(p.kv_indptr[seq]) + token) * p.kv.num_kv_heads + kv_head) * kHeadDim;
+  }
+}
+
+// Issues cp.async for one [kBlockN, kHeadDim] K or V tile starting at key `tile_start`;
+// rows at or past kv_len are zero-filled (so 0 * garbage never makes NaN).
+template <typename T, int kHeadDim, KvSource kSource>
+__device__ __forceinline__ void LoadKvTile(const PrefillParams& p, const T* base, T* smem, int seq, int kv_head,
+                                           int tile_start, int kv_len, const int32_t* blocks) {
+  constexpr int kChunks = kHeadDim / 8;
+#pragma unroll
+  for (int i = threadIdx.x; i < kBlockN * kChunks; i += kWarps * 32) {
+    const int row = i / kChunks, chunk = i % kChunks;
+    const int token = tile_start + row;
+    const bool valid = token < kv_len;
+    const T* src = valid ? KeyRowPtr<T, kHeadDim, kSource>(p, base, seq, kv_head, token, blocks) + chunk * 8 : base;
+    CpAsync16(smem + SwizzledOffset<kHeadDim>(row, chunk), src, valid);
+  }
+}
+
+// grid: [ceil(max_q_len * group_size / kBlockM), num_kv_heads, num_seqs]; block: kWarps warps,
+// warp w owning packed rows m_tile * kBlockM + 16 w .. + 15.
+template <typename T, int kHeadDim, KvSource kSource>
+__global__ void __launch_bounds__(kWarps * 32)
+    BatchPrefillKernel(const __grid_constant__ PrefillParams p) {
+  constexpr int kChunks = kHeadDim / 8;
+  constexpr int kDTiles = kHeadDim / 8;   // n-tiles of the output
+  constexpr int kKSteps = kHeadDim / 16;  // k-steps of Q K^T
+  constexpr int kNTiles = kBlockN / 8;    // n-tiles of S
+  __shared__ alignas(128) T q_smem[kBlockM * kHeadDim];
+  __shared__ alignas(128) T k_smem[kBlockN * kHeadDim];
+  __shared__ alignas(128) T v_smem[kBlockN * kHeadDim];
+
+  const int seq = blockIdx.z;
+  const int kv_head = blockIdx.y;
+  const int group_size = p.num_q_heads / p.kv.num_kv_heads;
+  SeqInfo si;
+  si.q_start = p.batch.q_indptr[seq];
+  si.q_len = p.batch.q_indptr[seq + 1] - si.q_start;
+  si.kv_len = kSource == KvSource::kPaged ? p.batch.kv_lens[seq] : p.kv_indptr[seq + 1] - p.kv_indptr[seq];
+  const int packed_rows = si.q_len * group_size;
+  // Heaviest (last) causal tiles first.
+  const int m_tile = gridDim.x - 1 - blockIdx.x;
+  const int row0 = m_tile * kBlockM;
+  if (row0 >= packed_rows) return;
+  const int32_t* blocks = kSource == KvSource::kPaged ? p.batch.block_ids + p.batch.block_indptr[seq] : nullptr;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+
+  // Q tile -> shared (rows past the sequence zero-filled).
+  const T* q = static_cast<const T*>(p.q);
+#pragma unroll
+  for (int i = threadIdx.x; i < kBlockM * kChunks; i += kWarps * 32) {
+    const int row = i / kChunks, chunk = i % kChunks;
+    const int r = row0 + row;
+    const bool valid = r < packed_rows;
+    const int token = valid ? r / group_size : 0;
+    const int head = kv_head * group_size + (valid ? r % group_size : 0);
+    const T* src = q + (static_cast<int64_t>(si.q_start + token) * p.num_q_heads + head) * kHeadDim + chunk * 8;
+    CpAsync16(q_smem + SwizzledOffset<kHeadDim>(row, chunk), src, valid);
+  }
+  // Key range: causal rows see keys up to kv_len - q_len + token.
+  const int last_row = min(row0 + kBlockM, packed_rows) - 1;
+  const int first_token = row0 / group_size, last_token = last_row / group_size;
+  const int kv_end = p.causal ? min(si.kv_len, si.kv_len - si.q_len + last_token + 1) : si.kv_len;
+  // Tiles starting at or past this key need a per-element mask.
+  const int mask_from = p.causal ? min(si.kv_len, si.kv_len - si.q_len + first_token + 1) : si.kv_len;
+  const int num_tiles = (kv_end + kBlockN - 1) / kBlockN;
+
+  const T* k_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.k_cache : p.k);
+  const T* v_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.v_cache : p.v);
+  if (num_tiles > 0) LoadKvTile<T, kHeadDim, kSource>(p, k_base, k_smem, seq, kv_head, 0, si.kv_len, blocks);
+  CpAsyncCommit();
+  CpAsyncWait<0>();
+  __syncthreads();
+
+  uint32_t q_frag[kKSteps][4];
+#pragma unroll
+  for (int kk = 0; kk < kKSteps; ++kk) {
+    LdMatrixX4(q_frag[kk], q_smem + SwizzledOffset<kHeadDim>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+  }
+
+  float o_acc[kDTiles][4];
+#pragma unroll
+  for (int i = 0; i < kDTiles; ++i) o_acc[i][0] = o_acc[i][1] = o_acc[i][2] = o_acc[i][3] = 0.0f;
+  float row_m[2] = {-INFINITY, -INFINITY};  // log2-domain running max of rows g and g + 8
+  float row_l[2] = {0.0f, 0.0f};            // this thread's share of the running sums
+  const float qk_scale = p.sm_scale * kLog2e;
+  const int g = lane >> 2, tq = lane & 3;
+  // Tokens (for the causal mask) of this thread's two rows.
+  const int my_row0 = row0 + warp * 16 + g;
+  const int q_pos0 = si.kv_len - si.q_len + my_row0 / group_size;
+  const int q_pos1 = si.kv_len - si.q_len + (my_row0 + 8) / group_size;
+
+  for (int tile = 0; tile < num_tiles; ++tile) {
+    const int tile_start = tile * kBlockN;
+    LoadKvTile<T, kHeadDim, kSource>(p, v_base, v_smem, seq, kv_head, tile_start, si.kv_len, blocks);
+    CpAsyncCommit();
+
+    // S = Q K^T for this warp's 16 rows x kBlockN keys.
+    float s[kNTiles][4];
+#pragma unroll
+    for (int n = 0; n < kNTiles; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < kKSteps; ++kk) {
+#pragma unroll
+      for (int np = 0; np < kNTiles / 2; ++np) {
+        uint32_t b[4];
+        const int key = np * 16 + (lane & 7) + ((lane >> 4) << 3);
+        LdMatrixX4(b, k_smem + SwizzledOffset<kHeadDim>(key, kk * 2 + ((lane >> 3) & 1)));
+        Mma16816<T>(s[2 * np], q_frag[kk], b);
+        Mma16816<T>(s[2 * np + 1], q_frag[kk], b + 2);
+      }
+    }
+
+    // Scale, mask, online softmax.
+    const bool need_mask = tile_start + kBlockN > mask_from;
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kNTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        float v = s[n][e] * qk_scale;
+        if (need_mask) {
+          const int key = tile_start + n * 8 + 2 * tq + (e & 1);
+          const int q_pos = e < 2 ? q_pos0 : q_pos1;
+          if (key >= si.kv_len || (p.causal && key > q_pos)) v = -INFINITY;
+        }
+        s[n][e] = v;
+        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], v);
+      }
+    }
+    float rescale[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+      const float m_new = fmaxf(row_m[r], tile_max[r]);
+      rescale[r] = row_m[r] == -INFINITY ? 0.0f : exp2f(row_m[r] - m_new);
+      row_m[r] = m_new;
+    }
+    const float m_use[2] = {row_m[0] == -INFINITY ? 0.0f : row_m[0], row_m[1] == -INFINITY ? 0.0f : row_m[1]};
+#pragma unroll
+    for (int n = 0; n < kNTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        s[n][e] = exp2f(s[n][e] - m_use[e >> 1]);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float sum = 0.0f;
+#pragma unroll
+      for (int n = 0; n < kNTiles; ++n) sum += s[n][2 * r] + s[n][2 * r + 1];
+      row_l[r] = row_l[r] * rescale[r] + sum;
+    }
+#pragma unroll
+    for (int d = 0; d < kDTiles; ++d) {
+      o_acc[d][0] *= rescale[0];
+      o_acc[d][1] *= rescale[0];
+      o_acc[d][2] *= rescale[1];
+      o_acc[d][3] *= rescale[1];
+    }
+
+    CpAsyncWait<0>();  // V tile landed
+    __syncthreads();   // ... for every thread; and every warp is done reading K
+    if (tile + 1 < num_tiles) {
+      LoadKvTile<T, kHeadDim, kSource>(p, k_base, k_smem, seq, kv_head, tile_start + kBlockN, si.kv_len, blocks);
+    }
+    CpAsyncCommit();
+
+    // O += P V.
+#pragma unroll
+    for (int kk = 0; kk < kBlockN / 16; ++kk) {
+      uint32_t a[4];
+      a[0] = PackPair<T>(s[2 * kk][0], s[2 * kk][1]);
+      a[1] = PackPair<T>(s[2 * kk][2], s[2 * kk][3]);
+      a[2] = PackPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+      a[3] = PackPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+      for (int dp = 0; dp < kDTiles / 2; ++dp) {
+        uint32_t b[4];
+        const int key = kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3);
+        LdMatrixX4Trans(b, v_smem + SwizzledOffset<kHeadDim>(key, dp * 2 + (lane >> 4)));
+        Mma16816<T>(o_acc[2 * dp], a, b);
+        Mma16816<T>(o_acc[2 * dp + 1], a, b + 2);
+      }
+    }
+    CpAsyncWait<0>();  // next K tile landed
+    __syncthreads();   // ... and every warp is done reading V
+  }
+
+  // Normalize and store this thread's two rows.
+  T* o = static_cast<T*>(p.o);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float l = row_l[r];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int packed = my_row0 + 8 * r;
+    if (packed >= packed_rows) continue;
+    const int token = packed / group_size;
+    const int head = kv_head * group_size + packed % group_size;
+    const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
+    T* out = o + (static_cast<int64_t>(si.q_start + token) * p.num_q_heads + head) * kHeadDim;
+#pragma unroll
+    for (int d = 0; d < kDTiles; ++d) {
+      *reinterpret_cast<uint32_t*>(out + d * 8 + 2 * tq) =
+          PackPair<T>(o_acc[d][2 * r] * inv_l, o_acc[d][2 * r + 1] * inv_l);
+    }
+    if (p.maybe_lse != nullptr && tq == 0) {
+      p.maybe_lse[static_cast<int64_t>(si.q_start + token) * p.num_q_heads + head] =
+          l > 0.0f ? (row_m[r] + log2f(l)) * kLn2 : -INFINITY;
+    }
+  }
+}
+
+template <typename T, int kHeadDim>
+KernelStatus LaunchPrefill(const PrefillParams& p, cudaStream_t stream) {
+  const int group_size = p.num_q_heads / p.kv.num_kv_heads;
+  const int64_t m_tiles = (static_cast<int64_t>(p.max_q_len) * group_size + kBlockM - 1) / kBlockM;
+  KERNEL_CHECK_ARG(m_tiles < (1LL << 31) && p.batch.num_seqs <= 65535, "prefill: grid too large");
+  if (m_tiles == 0) return KernelStatus::Ok();
+  const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, p.batch.num_seqs);
+  if (p.kv_source == KvSource::kPaged) {
+    BatchPrefillKernel<T, kHeadDim, KvSource::kPaged><<<grid, kWarps * 32, 0, stream>>>(p);
+  } else {
+    BatchPrefillKernel<T, kHeadDim, KvSource::kContiguous><<<grid, kWarps * 32, 0, stream>>>(p);
+  }
+  CUDA_RETURN_IF_LAUNCH_ERROR();
+  return KernelStatus::Ok();
+}
+
+template <typename T>
+KernelStatus DispatchHeadDim(const PrefillParams& p, cudaStream_t stream) {
+  switch (p.kv.head_dim) {
+    case 64: return LaunchPrefill<T, 64>(p, stream);
+    case 128: return LaunchPrefill<T, 128>(p, stream);
+    default: return InvalidArgument("prefill: head_dim must be 64 or 128", __FILE__, __LINE__);
+  }
+}
+
+}  // namespace
+
+KernelStatus PrefillAttention(const PrefillParams& p, cudaStream_t stream) {
+  KERNEL_CHECK_ARG(p.q != nullptr && p.o != nullptr && p.batch.q_indptr != nullptr, "prefill: null pointer");
+  if (p.kv_source == KvSource::kPaged) {
+    KERNEL_CHECK_ARG(p.k_cache && p.v_cache && p.batch.kv_lens && p.batch.block_indptr && p.batch.block_ids,
+                     "prefill: paged KV needs the cache and block tables");
+  } else {
+    KERNEL_CHECK_ARG(p.k && p.v && p.kv_indptr, "prefill: contiguous KV needs k, v and kv_indptr");
+  }
+  KERNEL_CHECK_ARG(p.kv.num_kv_heads > 0 && p.num_q_heads % p.kv.num_kv_heads == 0, "prefill: bad GQA ratio");
+  if (p.batch.num_seqs == 0) return KernelStatus::Ok();
+  switch (p.dtype) {
+    case ScalarType::kF16: return DispatchHeadDim<__half>(p, stream);
+    case ScalarType::kBF16: return DispatchHeadDim<__nv_bfloat16>(p, stream);
+    default: return InvalidArgument("prefill: dtype must be kF16 or kBF16", __FILE__, __LINE__);
+  }
+}
+
+}  // namespace radixserve::kernels::cuda

@@ -1,0 +1,119 @@
+#include "kernels/cuda/radix_attention.cuh"
+
+#include "kernels/cuda/flash_attention.cuh"
+#include "kernels/cuda/paged_attention.cuh"
+
+namespace radixserve::kernels::cuda {
+namespace {
+
+// Workspace layout (each piece 256-byte aligned):
+//   suffix_o   [num_seqs, num_q_heads, head_dim]  dtype
+//   prefix_lse [num_seqs, num_q_heads]            float (merged result lands here)
+//   suffix_lse [num_seqs, num_q_heads]            float
+//   decode workspace for the suffix pass
+struct CascadeWorkspace {
+  void* suffix_o;
+  float* prefix_lse;
+  float* suffix_lse;
+  void* decode_ws;
+  int64_t decode_ws_bytes;
+  int64_t total_bytes;
+};
+
+int64_t AlignUp(int64_t v) { return (v + 255) / 256 * 256; }
+
+CascadeWorkspace Carve(void* base, int32_t num_seqs, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim,
+                       int32_t max_suffix_len) {
+  CascadeWorkspace ws{};
+  char* p = static_cast<char*>(base);
+  const int64_t rows = static_cast<int64_t>(num_seqs) * num_q_heads;
+  int64_t off = 0;
+  ws.suffix_o = p + off;
+  off += AlignUp(rows * head_dim * 2);
+  ws.prefix_lse = reinterpret_cast<float*>(p + off);
+  off += AlignUp(rows * 4);
+  ws.suffix_lse = reinterpret_cast<float*>(p + off);
+  off += AlignUp(rows * 4);
+  ws.decode_ws = p + off;
+  ws.decode_ws_bytes = DecodeWorkspaceBytes(num_seqs, num_q_heads, num_kv_heads, head_dim, max_suffix_len);
+  off += AlignUp(ws.decode_ws_bytes);
+  ws.total_bytes = off;
+  return ws;
+}
+
+}  // namespace
+
+int64_t CascadeWorkspaceBytes(int32_t num_seqs, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim,
+                              int32_t max_suffix_len) {
+  return Carve(nullptr, num_seqs, num_q_heads, num_kv_heads, head_dim, max_suffix_len).total_bytes;
+}
+
+KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
+  KERNEL_CHECK_ARG(p.q && p.o && p.k_cache && p.v_cache && p.group_indptr && p.prefix_lens &&
+                       p.prefix_block_indptr && p.prefix_block_ids,
+                   "cascade: null pointer");
+  const int32_t num_seqs = p.suffix.num_seqs;
+  if (num_seqs == 0) return KernelStatus::Ok();
+  const CascadeWorkspace ws =
+      Carve(p.workspace, num_seqs, p.num_q_heads, p.kv.num_kv_heads, p.kv.head_dim, p.max_suffix_len);
+  KERNEL_CHECK_ARG(p.workspace != nullptr && p.workspace_bytes >= ws.total_bytes, "cascade: workspace too small");
+
+  // 1. Shared prefixes: per group, a non-causal "prefill" whose query tokens are the
+  //    group's sequences; writes o (the prefix-only state) and prefix_lse.
+  PrefillParams pre;
+  pre.dtype = p.dtype;
+  pre.kv_source = KvSource::kPaged;
+  pre.q = p.q;
+  pre.o = p.o;
+  pre.maybe_lse = ws.prefix_lse;
+  pre.k_cache = p.k_cache;
+  pre.v_cache = p.v_cache;
+  pre.kv = p.kv;
+  pre.batch.num_seqs = p.num_groups;
+  pre.batch.q_indptr = p.group_indptr;
+  pre.batch.kv_lens = p.prefix_lens;
+  pre.batch.block_indptr = p.prefix_block_indptr;
+  pre.batch.block_ids = p.prefix_block_ids;
+  pre.num_q_heads = p.num_q_heads;
+  pre.sm_scale = p.sm_scale;
+  pre.causal = false;
+  pre.max_q_len = p.max_group_size;
+  if (KernelStatus s = PrefillAttention(pre, stream); !s.ok()) return s;
+
+  // 2. Each sequence's own suffix.
+  DecodeParams dec;
+  dec.dtype = p.dtype;
+  dec.q = p.q;
+  dec.o = ws.suffix_o;
+  dec.maybe_lse = ws.suffix_lse;
+  dec.k_cache = p.k_cache;
+  dec.v_cache = p.v_cache;
+  dec.kv = p.kv;
+  dec.batch = p.suffix;
+  dec.num_q_heads = p.num_q_heads;
+  dec.sm_scale = p.sm_scale;
+  dec.max_kv_len = p.max_suffix_len;
+  dec.workspace = ws.decode_ws;
+  dec.workspace_bytes = ws.decode_ws_bytes;
+  if (KernelStatus s = DecodeWithPagedKv(dec, stream); !s.ok()) return s;
+
+  // 3. Merge the suffix state into the prefix state held in o.
+  MergeStateParams merge;
+  merge.dtype = p.dtype;
+  merge.o_a = p.o;
+  merge.lse_a = ws.prefix_lse;
+  merge.o_b = ws.suffix_o;
+  merge.lse_b = ws.suffix_lse;
+  merge.num_rows = num_seqs;
+  merge.num_heads = p.num_q_heads;
+  merge.head_dim = p.kv.head_dim;
+  if (KernelStatus s = MergeState(merge, stream); !s.ok()) return s;
+  if (p.maybe_lse != nullptr) {
+    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(p.maybe_lse, ws.prefix_lse,
+                                         static_cast<int64_t>(num_seqs) * p.num_q_heads * sizeof(float),
+                                         cudaMemcpyDeviceToDevice, stream));
+  }
+  return KernelStatus::Ok();
+}
+
+}  // namespace radixserve::kernels::cuda
