@@ -179,7 +179,7 @@ def bench_cascade(lib, ceil, paged_decode_s):
     sl = torch.full((B,), S, dtype=torch.int32, device="cuda")
     q = torch.randn(B, HQ, D, device="cuda", dtype=bf)
     o = torch.empty_like(q)
-    wsb = lib.rs_cascade_workspace_bytes(B, HQ, HK, D, S)
+    wsb = lib.rs_cascade_workspace_bytes(1, B, HQ, HK, D, B, P, S)
     ws = torch.empty(wsb, device="cuda", dtype=torch.uint8)
     ours = bench(lambda: lib.rs_cascade(rs.BF16, rs.ptr(q), rs.ptr(o), None, rs.ptr(kv.k_cache), rs.ptr(kv.v_cache),
                                         kv.num_blocks, BS, HK, D, 1, rs.ptr(gi), rs.ptr(pl), rs.ptr(pre_indptr),

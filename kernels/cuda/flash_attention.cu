@@ -1,14 +1,14 @@
 #include "kernels/cuda/flash_attention.cuh"
 
+#include "kernels/cuda/attention_core.cuh"
+
 #include "kernels/cuda/mma_utils.cuh"
 #include "kernels/cuda/type_utils.cuh"
 
 namespace radixserve::kernels::cuda {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kBlockM = 16 * kWarps;  // query rows per CTA, 16 per warp
-constexpr int kBlockN = 64;           // keys per tile
+constexpr int kBlockN = kAttnBlockN;  // keys per tile
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
@@ -28,6 +28,15 @@ struct SeqInfo {
   int q_start, q_len, kv_len;
 };
 
+// Split-KV outputs of one launch (num_chunks > 1): see SplitWorkspaceBytes.
+struct SplitArgs {
+  int32_t num_chunks;
+  int32_t chunk_size;
+  int32_t num_q_tokens;
+  float* partial_o;
+  float* partial_lse;
+};
+
 template <typename T, int kHeadDim, KvSource kSource>
 __device__ __forceinline__ const T* KeyRowPtr(const PrefillParams& p, const T* base, int seq, int kv_head,
                                               int token, const int32_t* blocks) {
@@ -41,7 +50,7 @@ __device__ __forceinline__ const T* KeyRowPtr(const PrefillParams& p, const T* b
 
 // Issues cp.async for one [kBlockN, kHeadDim] K or V tile starting at key `tile_start`;
 // rows at or past kv_len are zero-filled (so 0 * garbage never makes NaN).
-template <typename T, int kHeadDim, KvSource kSource>
+template <typename T, int kHeadDim, KvSource kSource, int kWarps>
 __device__ __forceinline__ void LoadKvTile(const PrefillParams& p, const T* base, T* smem, int seq, int kv_head,
                                            int tile_start, int kv_len, const int32_t* blocks) {
   constexpr int kChunks = kHeadDim / 8;
@@ -55,11 +64,14 @@ __device__ __forceinline__ void LoadKvTile(const PrefillParams& p, const T* base
   }
 }
 
-// grid: [ceil(max_q_len * group_size / kBlockM), num_kv_heads, num_seqs]; block: kWarps warps,
-// warp w owning packed rows m_tile * kBlockM + 16 w .. + 15.
-template <typename T, int kHeadDim, KvSource kSource>
-__global__ void __launch_bounds__(kWarps * 32)
-    BatchPrefillKernel(const __grid_constant__ PrefillParams p) {
+// grid: [ceil(max_q_len * group_size / kBlockM), num_kv_heads, num_seqs * num_chunks]; block:
+// kWarps warps, warp w owning packed rows m_tile * kBlockM + 16 w .. + 15. With
+// split.num_chunks > 1 the CTA covers keys [chunk * chunk_size, (chunk + 1) * chunk_size)
+// and writes a normalized partial state to the split workspace instead of o.
+template <typename T, int kHeadDim, KvSource kSource, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
+    BatchPrefillKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
+  constexpr int kBlockM = 16 * kWarps;
   constexpr int kChunks = kHeadDim / 8;
   constexpr int kDTiles = kHeadDim / 8;   // n-tiles of the output
   constexpr int kKSteps = kHeadDim / 16;  // k-steps of Q K^T
@@ -68,12 +80,18 @@ __global__ void __launch_bounds__(kWarps * 32)
   __shared__ alignas(128) T k_smem[kBlockN * kHeadDim];
   __shared__ alignas(128) T v_smem[kBlockN * kHeadDim];
 
-  const int seq = blockIdx.z;
+  const int seq = blockIdx.z / split.num_chunks;
+  const int chunk = blockIdx.z % split.num_chunks;
   const int kv_head = blockIdx.y;
   const int group_size = p.num_q_heads / p.kv.num_kv_heads;
   SeqInfo si;
-  si.q_start = p.batch.q_indptr[seq];
-  si.q_len = p.batch.q_indptr[seq + 1] - si.q_start;
+  if (p.batch.q_indptr != nullptr) {
+    si.q_start = p.batch.q_indptr[seq];
+    si.q_len = p.batch.q_indptr[seq + 1] - si.q_start;
+  } else {  // decode: one query token per sequence
+    si.q_start = seq;
+    si.q_len = 1;
+  }
   si.kv_len = kSource == KvSource::kPaged ? p.batch.kv_lens[seq] : p.kv_indptr[seq + 1] - p.kv_indptr[seq];
   const int packed_rows = si.q_len * group_size;
   // Heaviest (last) causal tiles first.
@@ -98,14 +116,16 @@ __global__ void __launch_bounds__(kWarps * 32)
   // Key range: causal rows see keys up to kv_len - q_len + token.
   const int last_row = min(row0 + kBlockM, packed_rows) - 1;
   const int first_token = row0 / group_size, last_token = last_row / group_size;
-  const int kv_end = p.causal ? min(si.kv_len, si.kv_len - si.q_len + last_token + 1) : si.kv_len;
+  int kv_end = p.causal ? min(si.kv_len, si.kv_len - si.q_len + last_token + 1) : si.kv_len;
   // Tiles starting at or past this key need a per-element mask.
   const int mask_from = p.causal ? min(si.kv_len, si.kv_len - si.q_len + first_token + 1) : si.kv_len;
-  const int num_tiles = (kv_end + kBlockN - 1) / kBlockN;
+  const int kv_begin = split.num_chunks > 1 ? chunk * split.chunk_size : 0;
+  if (split.num_chunks > 1) kv_end = min(kv_end, kv_begin + split.chunk_size);
+  const int num_tiles = kv_end > kv_begin ? (kv_end - kv_begin + kBlockN - 1) / kBlockN : 0;
 
   const T* k_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.k_cache : p.k);
   const T* v_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.v_cache : p.v);
-  if (num_tiles > 0) LoadKvTile<T, kHeadDim, kSource>(p, k_base, k_smem, seq, kv_head, 0, si.kv_len, blocks);
+  if (num_tiles > 0) LoadKvTile<T, kHeadDim, kSource, kWarps>(p, k_base, k_smem, seq, kv_head, kv_begin, si.kv_len, blocks);
   CpAsyncCommit();
   CpAsyncWait<0>();
   __syncthreads();
@@ -129,8 +149,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int q_pos1 = si.kv_len - si.q_len + (my_row0 + 8) / group_size;
 
   for (int tile = 0; tile < num_tiles; ++tile) {
-    const int tile_start = tile * kBlockN;
-    LoadKvTile<T, kHeadDim, kSource>(p, v_base, v_smem, seq, kv_head, tile_start, si.kv_len, blocks);
+    const int tile_start = kv_begin + tile * kBlockN;
+    LoadKvTile<T, kHeadDim, kSource, kWarps>(p, v_base, v_smem, seq, kv_head, tile_start, si.kv_len, blocks);
     CpAsyncCommit();
 
     // S = Q K^T for this warp's 16 rows x kBlockN keys.
@@ -201,7 +221,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     CpAsyncWait<0>();  // V tile landed
     __syncthreads();   // ... for every thread; and every warp is done reading K
     if (tile + 1 < num_tiles) {
-      LoadKvTile<T, kHeadDim, kSource>(p, k_base, k_smem, seq, kv_head, tile_start + kBlockN, si.kv_len, blocks);
+      LoadKvTile<T, kHeadDim, kSource, kWarps>(p, k_base, k_smem, seq, kv_head, tile_start + kBlockN, si.kv_len, blocks);
     }
     CpAsyncCommit();
 
@@ -238,45 +258,131 @@ __global__ void __launch_bounds__(kWarps * 32)
     const int token = packed / group_size;
     const int head = kv_head * group_size + packed % group_size;
     const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
-    T* out = o + (static_cast<int64_t>(si.q_start + token) * p.num_q_heads + head) * kHeadDim;
+    const int64_t out_row = static_cast<int64_t>(si.q_start + token) * p.num_q_heads + head;
+    const float lse2 = l > 0.0f ? row_m[r] + log2f(l) : -INFINITY;
+    if (split.num_chunks > 1) {
+      const int64_t prow = static_cast<int64_t>(chunk) * split.num_q_tokens * p.num_q_heads + out_row;
+      float* out = split.partial_o + prow * kHeadDim;
+#pragma unroll
+      for (int d = 0; d < kDTiles; ++d) {
+        *reinterpret_cast<float2*>(out + d * 8 + 2 * tq) =
+            make_float2(o_acc[d][2 * r] * inv_l, o_acc[d][2 * r + 1] * inv_l);
+      }
+      if (tq == 0) split.partial_lse[prow] = lse2;
+      continue;
+    }
+    T* out = o + out_row * kHeadDim;
 #pragma unroll
     for (int d = 0; d < kDTiles; ++d) {
       *reinterpret_cast<uint32_t*>(out + d * 8 + 2 * tq) =
           PackPair<T>(o_acc[d][2 * r] * inv_l, o_acc[d][2 * r + 1] * inv_l);
     }
-    if (p.maybe_lse != nullptr && tq == 0) {
-      p.maybe_lse[static_cast<int64_t>(si.q_start + token) * p.num_q_heads + head] =
-          l > 0.0f ? (row_m[r] + log2f(l)) * kLn2 : -INFINITY;
-    }
+    if (p.maybe_lse != nullptr && tq == 0) p.maybe_lse[out_row] = lse2 * kLn2;
   }
 }
 
-template <typename T, int kHeadDim>
-KernelStatus LaunchPrefill(const PrefillParams& p, cudaStream_t stream) {
+// grid: [num_q_tokens * num_q_heads]; block: head_dim threads. Merges the chunks' partial
+// states (empty chunks carry lse = -inf) into o and maybe_lse.
+template <typename T>
+__global__ void MergeChunksKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
+  const int64_t row = blockIdx.x;
+  const int d = threadIdx.x;
+  const int head_dim = blockDim.x;
+  const int64_t rows = static_cast<int64_t>(split.num_q_tokens) * p.num_q_heads;
+  float mm = -INFINITY;
+  for (int c = 0; c < split.num_chunks; ++c) mm = fmaxf(mm, split.partial_lse[c * rows + row]);
+  float ll = 0.0f, oo = 0.0f;
+  if (mm != -INFINITY) {
+    for (int c = 0; c < split.num_chunks; ++c) {
+      const float w = exp2f(split.partial_lse[c * rows + row] - mm);
+      ll += w;
+      oo += w * split.partial_o[(c * rows + row) * head_dim + d];
+    }
+  }
+  static_cast<T*>(p.o)[row * head_dim + d] = FromFloat<T>(ll > 0.0f ? oo / ll : 0.0f);
+  if (d == 0 && p.maybe_lse) p.maybe_lse[row] = ll > 0.0f ? (mm + log2f(ll)) * kLn2 : -INFINITY;
+}
+
+template <typename T, int kHeadDim, KvSource kSource, int kWarps>
+KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaStream_t stream) {
+  constexpr int kBlockM = 16 * kWarps;
   const int group_size = p.num_q_heads / p.kv.num_kv_heads;
   const int64_t m_tiles = (static_cast<int64_t>(p.max_q_len) * group_size + kBlockM - 1) / kBlockM;
-  KERNEL_CHECK_ARG(m_tiles < (1LL << 31) && p.batch.num_seqs <= 65535, "prefill: grid too large");
+  const int64_t z = static_cast<int64_t>(p.batch.num_seqs) * l.num_chunks;
+  KERNEL_CHECK_ARG(m_tiles < (1LL << 31) && z <= 65535, "attention: grid too large");
   if (m_tiles == 0) return KernelStatus::Ok();
-  const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, p.batch.num_seqs);
-  if (p.kv_source == KvSource::kPaged) {
-    BatchPrefillKernel<T, kHeadDim, KvSource::kPaged><<<grid, kWarps * 32, 0, stream>>>(p);
-  } else {
-    BatchPrefillKernel<T, kHeadDim, KvSource::kContiguous><<<grid, kWarps * 32, 0, stream>>>(p);
+  SplitArgs split{l.num_chunks, l.chunk_size, l.num_q_tokens, nullptr, nullptr};
+  if (l.num_chunks > 1) {
+    KERNEL_CHECK_ARG(l.chunk_size > 0 && l.chunk_size % kBlockN == 0, "attention: bad split chunk");
+    KERNEL_CHECK_ARG(l.workspace != nullptr &&
+                         l.workspace_bytes >= SplitWorkspaceBytes(l.num_chunks, l.num_q_tokens, p.num_q_heads, kHeadDim),
+                     "attention: split workspace too small");
+    split.partial_o = static_cast<float*>(l.workspace);
+    split.partial_lse = split.partial_o + static_cast<int64_t>(l.num_chunks) * l.num_q_tokens * p.num_q_heads * kHeadDim;
   }
+  const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, static_cast<unsigned>(z));
+  BatchPrefillKernel<T, kHeadDim, kSource, kWarps><<<grid, kWarps * 32, 0, stream>>>(p, split);
   CUDA_RETURN_IF_LAUNCH_ERROR();
+  if (l.num_chunks > 1) {
+    MergeChunksKernel<T><<<static_cast<unsigned>(static_cast<int64_t>(l.num_q_tokens) * p.num_q_heads), kHeadDim, 0,
+                           stream>>>(p, split);
+    CUDA_RETURN_IF_LAUNCH_ERROR();
+  }
   return KernelStatus::Ok();
 }
 
+// The configurations we instantiate: prefill (4 warps) with paged or contiguous K/V, and
+// decode / cascade-prefix (1 warp) over the paged cache.
+template <typename T, int kHeadDim>
+KernelStatus DispatchSourceWarps(const PrefillParams& p, const AttentionLaunch& l, cudaStream_t stream) {
+  if (l.warps == 1) {
+    KERNEL_CHECK_ARG(p.kv_source == KvSource::kPaged, "attention: 1-warp tiles read the paged cache only");
+    return LaunchTiles<T, kHeadDim, KvSource::kPaged, 1>(p, l, stream);
+  }
+  KERNEL_CHECK_ARG(l.warps == 4, "attention: warps must be 1 or 4");
+  if (p.kv_source == KvSource::kPaged) return LaunchTiles<T, kHeadDim, KvSource::kPaged, 4>(p, l, stream);
+  return LaunchTiles<T, kHeadDim, KvSource::kContiguous, 4>(p, l, stream);
+}
+
 template <typename T>
-KernelStatus DispatchHeadDim(const PrefillParams& p, cudaStream_t stream) {
+KernelStatus DispatchHeadDim(const PrefillParams& p, const AttentionLaunch& l, cudaStream_t stream) {
   switch (p.kv.head_dim) {
-    case 64: return LaunchPrefill<T, 64>(p, stream);
-    case 128: return LaunchPrefill<T, 128>(p, stream);
-    default: return InvalidArgument("prefill: head_dim must be 64 or 128", __FILE__, __LINE__);
+    case 64: return DispatchSourceWarps<T, 64>(p, l, stream);
+    case 128: return DispatchSourceWarps<T, 128>(p, l, stream);
+    default: return InvalidArgument("attention: head_dim must be 64 or 128", __FILE__, __LINE__);
   }
 }
 
 }  // namespace
+
+AttentionLaunch PlanSplit(int32_t warps, int64_t base_ctas, int32_t num_seqs, int32_t max_kv_len,
+                          int32_t min_chunk, int64_t target_ctas) {
+  AttentionLaunch l;
+  l.warps = warps;
+  if (base_ctas <= 0 || max_kv_len <= 0) return l;
+  int64_t chunks = (target_ctas + base_ctas - 1) / base_ctas;
+  const int64_t by_len = (static_cast<int64_t>(max_kv_len) + min_chunk - 1) / min_chunk;
+  if (chunks > by_len) chunks = by_len;
+  if (chunks > 64) chunks = 64;
+  if (chunks * num_seqs > 65535) chunks = 65535 / (num_seqs > 0 ? num_seqs : 1);
+  if (chunks <= 1) return l;
+  int64_t size = (max_kv_len + chunks - 1) / chunks;
+  size = (size + kAttnBlockN - 1) / kAttnBlockN * kAttnBlockN;
+  l.num_chunks = static_cast<int32_t>((max_kv_len + size - 1) / size);
+  l.chunk_size = static_cast<int32_t>(size);
+  if (l.num_chunks <= 1) l.num_chunks = 1;
+  return l;
+}
+
+KernelStatus LaunchAttentionCore(const PrefillParams& p, const AttentionLaunch& l, cudaStream_t stream) {
+  KERNEL_CHECK_ARG(p.kv.num_kv_heads > 0 && p.num_q_heads % p.kv.num_kv_heads == 0, "attention: bad GQA ratio");
+  if (p.batch.num_seqs == 0) return KernelStatus::Ok();
+  switch (p.dtype) {
+    case ScalarType::kF16: return DispatchHeadDim<__half>(p, l, stream);
+    case ScalarType::kBF16: return DispatchHeadDim<__nv_bfloat16>(p, l, stream);
+    default: return InvalidArgument("attention: dtype must be kF16 or kBF16", __FILE__, __LINE__);
+  }
+}
 
 KernelStatus PrefillAttention(const PrefillParams& p, cudaStream_t stream) {
   KERNEL_CHECK_ARG(p.q != nullptr && p.o != nullptr && p.batch.q_indptr != nullptr, "prefill: null pointer");
@@ -286,13 +392,9 @@ KernelStatus PrefillAttention(const PrefillParams& p, cudaStream_t stream) {
   } else {
     KERNEL_CHECK_ARG(p.k && p.v && p.kv_indptr, "prefill: contiguous KV needs k, v and kv_indptr");
   }
-  KERNEL_CHECK_ARG(p.kv.num_kv_heads > 0 && p.num_q_heads % p.kv.num_kv_heads == 0, "prefill: bad GQA ratio");
-  if (p.batch.num_seqs == 0) return KernelStatus::Ok();
-  switch (p.dtype) {
-    case ScalarType::kF16: return DispatchHeadDim<__half>(p, stream);
-    case ScalarType::kBF16: return DispatchHeadDim<__nv_bfloat16>(p, stream);
-    default: return InvalidArgument("prefill: dtype must be kF16 or kBF16", __FILE__, __LINE__);
-  }
+  AttentionLaunch l;
+  l.warps = 4;
+  return LaunchAttentionCore(p, l, stream);
 }
 
 }  // namespace radixserve::kernels::cuda

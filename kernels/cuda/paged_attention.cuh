@@ -12,8 +12,9 @@
 
 namespace radixserve::kernels::cuda {
 
-// How a decode launch splits the keys: chunk_size tokens per split, at most num_splits
-// splits per sequence. A pure function of the shapes, so the workspace can be sized first.
+// How a decode launch splits the keys: chunk_size keys per split, num_splits splits (1:
+// no split, no workspace). A pure function of the shapes, so the workspace can be sized
+// first and the launch captured in a CUDA graph.
 struct DecodePlan {
   int32_t num_splits = 1;
   int32_t chunk_size = 0;

@@ -9,8 +9,9 @@
 
 namespace radixserve::kernels::cuda {
 
-// m in 1..64. A warp owns one output column j (one weight row) and streams the weight row
-// once per tile of up to 8 activation rows, so the weights are read ceil(m / 8) times.
+// m in 1..64. A warp owns four output columns (weight rows) and streams them once per
+// tile of up to 8 activation rows, so the weights are read ceil(m / 8) times: a GEMV
+// design, fast at batch 1..4; larger batches want a tensor-core path (see NOTES.md).
 KernelStatus QuantGemm(const QuantGemmParams& params, cudaStream_t stream);
 
 }  // namespace radixserve::kernels::cuda

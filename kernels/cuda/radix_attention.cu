@@ -1,6 +1,6 @@
 #include "kernels/cuda/radix_attention.cuh"
 
-#include "kernels/cuda/flash_attention.cuh"
+#include "kernels/cuda/attention_core.cuh"
 #include "kernels/cuda/paged_attention.cuh"
 
 namespace radixserve::kernels::cuda {
@@ -11,7 +11,10 @@ namespace {
 //   prefix_lse [num_seqs, num_q_heads]            float (merged result lands here)
 //   suffix_lse [num_seqs, num_q_heads]            float
 //   decode workspace for the suffix pass
+//   split workspace for the prefix pass
 struct CascadeWorkspace {
+  void* prefix_ws;
+  int64_t prefix_ws_bytes;
   void* suffix_o;
   float* prefix_lse;
   float* suffix_lse;
@@ -22,8 +25,20 @@ struct CascadeWorkspace {
 
 int64_t AlignUp(int64_t v) { return (v + 255) / 256 * 256; }
 
+// The prefix pass: 4-warp CTAs over (group rows, KV head, group); long shared prefixes
+// are split so that a handful of groups still fill the GPU.
+AttentionLaunch PlanPrefix(int32_t num_groups, int32_t num_seqs, int32_t num_q_heads, int32_t num_kv_heads,
+                           int32_t max_group_size, int32_t max_prefix_len) {
+  if (num_groups <= 0 || num_kv_heads <= 0) return AttentionLaunch{};
+  const int64_t rows = static_cast<int64_t>(max_group_size) * (num_q_heads / num_kv_heads);
+  const int64_t base = (rows + 63) / 64 * num_kv_heads * num_groups;
+  AttentionLaunch l = PlanSplit(4, base, num_groups, max_prefix_len, 256, 132 * 4);
+  l.num_q_tokens = num_seqs;
+  return l;
+}
+
 CascadeWorkspace Carve(void* base, int32_t num_seqs, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim,
-                       int32_t max_suffix_len) {
+                       int32_t max_suffix_len, const AttentionLaunch& prefix) {
   CascadeWorkspace ws{};
   char* p = static_cast<char*>(base);
   const int64_t rows = static_cast<int64_t>(num_seqs) * num_q_heads;
@@ -37,15 +52,21 @@ CascadeWorkspace Carve(void* base, int32_t num_seqs, int32_t num_q_heads, int32_
   ws.decode_ws = p + off;
   ws.decode_ws_bytes = DecodeWorkspaceBytes(num_seqs, num_q_heads, num_kv_heads, head_dim, max_suffix_len);
   off += AlignUp(ws.decode_ws_bytes);
+  ws.prefix_ws = p + off;
+  ws.prefix_ws_bytes = SplitWorkspaceBytes(prefix.num_chunks, num_seqs, num_q_heads, head_dim);
+  off += AlignUp(ws.prefix_ws_bytes);
   ws.total_bytes = off;
   return ws;
 }
 
 }  // namespace
 
-int64_t CascadeWorkspaceBytes(int32_t num_seqs, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim,
+int64_t CascadeWorkspaceBytes(int32_t num_groups, int32_t num_seqs, int32_t num_q_heads, int32_t num_kv_heads,
+                              int32_t head_dim, int32_t max_group_size, int32_t max_prefix_len,
                               int32_t max_suffix_len) {
-  return Carve(nullptr, num_seqs, num_q_heads, num_kv_heads, head_dim, max_suffix_len).total_bytes;
+  const AttentionLaunch prefix =
+      PlanPrefix(num_groups, num_seqs, num_q_heads, num_kv_heads, max_group_size, max_prefix_len);
+  return Carve(nullptr, num_seqs, num_q_heads, num_kv_heads, head_dim, max_suffix_len, prefix).total_bytes;
 }
 
 KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
@@ -54,8 +75,12 @@ KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
                    "cascade: null pointer");
   const int32_t num_seqs = p.suffix.num_seqs;
   if (num_seqs == 0) return KernelStatus::Ok();
+  AttentionLaunch prefix = PlanPrefix(p.num_groups, num_seqs, p.num_q_heads, p.kv.num_kv_heads, p.max_group_size,
+                                      p.max_prefix_len);
   const CascadeWorkspace ws =
-      Carve(p.workspace, num_seqs, p.num_q_heads, p.kv.num_kv_heads, p.kv.head_dim, p.max_suffix_len);
+      Carve(p.workspace, num_seqs, p.num_q_heads, p.kv.num_kv_heads, p.kv.head_dim, p.max_suffix_len, prefix);
+  prefix.workspace = ws.prefix_ws;
+  prefix.workspace_bytes = ws.prefix_ws_bytes;
   KERNEL_CHECK_ARG(p.workspace != nullptr && p.workspace_bytes >= ws.total_bytes, "cascade: workspace too small");
 
   // 1. Shared prefixes: per group, a non-causal "prefill" whose query tokens are the
@@ -78,7 +103,7 @@ KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
   pre.sm_scale = p.sm_scale;
   pre.causal = false;
   pre.max_q_len = p.max_group_size;
-  if (KernelStatus s = PrefillAttention(pre, stream); !s.ok()) return s;
+  if (KernelStatus s = LaunchAttentionCore(pre, prefix, stream); !s.ok()) return s;
 
   // 2. Each sequence's own suffix.
   DecodeParams dec;

@@ -14,7 +14,9 @@
 
 namespace radixserve::kernels::cuda {
 
-int64_t CascadeWorkspaceBytes(int32_t num_seqs, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim,
+// Device workspace CascadeDecode needs for these shapes (the host-side maxima of params).
+int64_t CascadeWorkspaceBytes(int32_t num_groups, int32_t num_seqs, int32_t num_q_heads, int32_t num_kv_heads,
+                              int32_t head_dim, int32_t max_group_size, int32_t max_prefix_len,
                               int32_t max_suffix_len);
 
 // head_dim 64 or 128; kF16 or kBF16. Three launches: prefix, suffix, merge.

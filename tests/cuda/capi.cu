@@ -226,8 +226,10 @@ int rs_prefill(int dtype, int kv_source, const void* q, void* o, float* lse, con
   return Report(rc::PrefillAttention(p, Stream(stream)));
 }
 
-int64_t rs_cascade_workspace_bytes(int num_seqs, int num_q_heads, int num_kv_heads, int head_dim, int max_suffix_len) {
-  return rc::CascadeWorkspaceBytes(num_seqs, num_q_heads, num_kv_heads, head_dim, max_suffix_len);
+int64_t rs_cascade_workspace_bytes(int num_groups, int num_seqs, int num_q_heads, int num_kv_heads, int head_dim,
+                                   int max_group_size, int max_prefix_len, int max_suffix_len) {
+  return rc::CascadeWorkspaceBytes(num_groups, num_seqs, num_q_heads, num_kv_heads, head_dim, max_group_size,
+                                   max_prefix_len, max_suffix_len);
 }
 
 int rs_cascade(int dtype, const void* q, void* o, float* lse, const void* k_cache, const void* v_cache,

@@ -35,7 +35,7 @@ _SIGNATURES = {
 _I64_RETURNING = {
     "rs_sampling_workspace_bytes": [_I, _I],
     "rs_decode_workspace_bytes": [_I, _I, _I, _I, _I],
-    "rs_cascade_workspace_bytes": [_I, _I, _I, _I, _I],
+    "rs_cascade_workspace_bytes": [_I, _I, _I, _I, _I, _I, _I, _I],
 }
 
 

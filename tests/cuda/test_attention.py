@@ -187,7 +187,7 @@ def run_cascade(lib, c, groups, hq, hkv, d, bs, dtype, max_suffix=200):
     q = torch.randn(ns, hq, d, device="cuda").to(dtype)
     o = rs.poison(torch.empty_like(q))
     lse = rs.poison(torch.empty(ns, hq, device="cuda"))
-    ws_bytes = lib.rs_cascade_workspace_bytes(ns, hq, hkv, d, max(seq_suffix))
+    ws_bytes = lib.rs_cascade_workspace_bytes(ng, ns, hq, hkv, d, max(g for g, _ in groups), max(prefix_lens), max(seq_suffix))
     ws = torch.empty(ws_bytes, device="cuda", dtype=torch.uint8)
     scale = 1.0 / math.sqrt(d)
     lib.rs_cascade(rs.DTYPE_CODE[dtype], rs.ptr(q), rs.ptr(o), rs.ptr(lse), rs.ptr(kv.k_cache), rs.ptr(kv.v_cache),

@@ -1,0 +1,42 @@
+// Internal to kernels/cuda: the one tensor-core attention kernel that prefill, paged
+// decode and the cascade's shared-prefix pass all launch, with optional split-KV.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/attention_params.h"
+#include "kernels/cuda/cuda_status.cuh"
+
+namespace radixserve::kernels::cuda {
+
+inline constexpr int kAttnBlockN = 64;  // keys per tile; split chunks are multiples of it
+
+// How one launch is cut. PrefillParams.batch.q_indptr == nullptr means decode mode: one
+// query token per sequence, token s of q belongs to sequence s.
+struct AttentionLaunch {
+  int32_t warps = 4;         // 1 (decode: 16 packed rows per CTA) or 4 (prefill: 64)
+  int32_t num_chunks = 1;    // split-KV chunks per sequence; 1 writes o directly
+  int32_t chunk_size = 0;    // keys per chunk (multiple of kAttnBlockN) when num_chunks > 1
+  int32_t num_q_tokens = 0;  // rows of q; indexes the split workspace
+  void* workspace = nullptr;
+  int64_t workspace_bytes = 0;
+};
+
+// Split workspace: partial o [num_chunks, num_q_tokens, num_q_heads, head_dim] float, then
+// partial lse [num_chunks, num_q_tokens, num_q_heads] float (log2 domain).
+inline int64_t SplitWorkspaceBytes(int32_t num_chunks, int32_t num_q_tokens, int32_t num_q_heads, int32_t head_dim) {
+  if (num_chunks <= 1) return 0;
+  return static_cast<int64_t>(num_chunks) * num_q_tokens * num_q_heads * (head_dim + 1) *
+         static_cast<int64_t>(sizeof(float));
+}
+
+// Picks num_chunks / chunk_size so that about `target_ctas` CTAs run, chunks no shorter
+// than min_chunk keys, grid.z = num_seqs * num_chunks within limits.
+AttentionLaunch PlanSplit(int32_t warps, int64_t base_ctas, int32_t num_seqs, int32_t max_kv_len,
+                          int32_t min_chunk, int64_t target_ctas);
+
+KernelStatus LaunchAttentionCore(const PrefillParams& p, const AttentionLaunch& launch, cudaStream_t stream);
+
+}  // namespace radixserve::kernels::cuda
