@@ -14,6 +14,11 @@ Stages (default: all):
   golden   torch + transformers (+ gguf): logits of every position for fixed prompts, for the
            F32 weights and for each GGUF type's weights dequantized back (gguf.quants.dequantize,
            Q/K rows un-permuted), greedy continuations, relative errors.
+  check    numpy only: an independent forward over the GGUF tensors done llama.cpp's way
+           (adjacent-pair RoPE on permuted Q/K, NEOX for qwen2, rope_freqs), must match the
+           golden logits (rel < 1e-5); also emulates int8 activation quantization (Q8_0/Q8_1
+           blocks of 32, as ggml's integer dot products) and an F16 KV cache, to estimate the
+           error such an engine has against the same-weights golden -> numpy_check.json
 
 Needs: python3 with numpy, safetensors, gguf (weights); plus torch and transformers (golden).
 Run:   python3 scripts/make_model_fixtures.py                  # everything
@@ -544,10 +549,146 @@ def stage_golden(out: Path, names: list[str]) -> dict:
     return report
 
 
+# --------------------------------------------------------------------------------------
+# Check (numpy only): an independent forward pass over the GGUF tensors, done the way
+# llama.cpp does it (adjacent-pair RoPE on the permuted Q/K for llama, NEOX for qwen2,
+# theta / rope_freqs), against the transformers golden logits. Optionally emulates the
+# activation quantization of llama.cpp-style integer dot products, to estimate the error an
+# engine that quantizes activations has against the same-weights golden.
+# --------------------------------------------------------------------------------------
+def _q8_blocks(x: np.ndarray) -> np.ndarray:
+    """Quantize-dequantize rows of x in blocks of 32 as ggml's Q8_0 / Q8_1 (d = amax/127)."""
+    sh = x.shape
+    b = x.reshape(-1, 32).astype(np.float32)
+    d = np.abs(b).max(axis=1, keepdims=True) / 127.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(d > 0, np.round(b / np.where(d > 0, d, 1)), 0)
+    d16 = d.astype(np.float16).astype(np.float32)   # ggml stores the scale in fp16
+    return (q * d16).reshape(sh)
+
+
+def np_forward(spec: dict, t: dict[str, np.ndarray], types: dict[str, str], tokens,
+               act_quant: bool = False, kv_f16: bool = False, dtype=np.float64) -> np.ndarray:
+    H, nh, nkv, hd = spec["hidden_size"], spec["num_attention_heads"], spec["num_key_value_heads"], spec["head_dim"]
+    eps = spec["rms_norm_eps"]
+    tokens = np.asarray(tokens)
+    T = len(tokens)
+    pos = np.arange(T)
+
+    def mm(x, name):
+        w = t[name].astype(dtype)
+        if act_quant:
+            ty = types[name]
+            if ty in ("Q8_0", "Q4_1"):
+                x = _q8_blocks(x).astype(dtype)
+            elif ty == "F16":
+                x = x.astype(np.float16).astype(dtype)
+        y = x @ w.T
+        b = name.replace(".weight", ".bias")
+        if b in t:
+            y = y + t[b].astype(dtype)
+        return y
+
+    def rms(x, name):
+        return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * t[name].astype(dtype)
+
+    inv = 1.0 / (spec["rope_theta"] ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+    if "rope_freqs.weight" in t:
+        inv = inv / t["rope_freqs.weight"].astype(np.float64)
+    ang = pos[:, None] * inv[None, :]            # [T, hd/2]
+    cos, sin = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+
+    def rope(x):  # x [T, heads, hd]
+        x = x.copy()
+        if spec["arch"] == "llama":              # GGUF llama: adjacent pairs (rows permuted)
+            a, b = x[..., 0::2].copy(), x[..., 1::2].copy()
+            x[..., 0::2], x[..., 1::2] = a * cos - b * sin, a * sin + b * cos
+        else:                                    # NEOX: first half / second half
+            a, b = x[..., :hd // 2].copy(), x[..., hd // 2:].copy()
+            x[..., :hd // 2], x[..., hd // 2:] = a * cos - b * sin, a * sin + b * cos
+        return x
+
+    x = t["token_embd.weight"][tokens].astype(dtype)
+    mask = np.triu(np.full((T, T), -np.inf), 1)
+    for l in range(spec["num_hidden_layers"]):
+        p = f"blk.{l}."
+        h = rms(x, p + "attn_norm.weight")
+        q = rope(mm(h, p + "attn_q.weight").reshape(T, nh, hd))
+        k = rope(mm(h, p + "attn_k.weight").reshape(T, nkv, hd))
+        v = mm(h, p + "attn_v.weight").reshape(T, nkv, hd)
+        if kv_f16:
+            k, v = k.astype(np.float16).astype(dtype), v.astype(np.float16).astype(dtype)
+        o = np.empty((T, nh, hd), dtype=dtype)
+        g = nh // nkv
+        for hh in range(nh):
+            s = q[:, hh, :] @ k[:, hh // g, :].T / math.sqrt(hd) + mask
+            s = np.exp(s - s.max(axis=1, keepdims=True))
+            s /= s.sum(axis=1, keepdims=True)
+            o[:, hh, :] = s @ v[:, hh // g, :]
+        x = x + mm(o.reshape(T, nh * hd), p + "attn_output.weight")
+        h = rms(x, p + "ffn_norm.weight")
+        gt, up = mm(h, p + "ffn_gate.weight"), mm(h, p + "ffn_up.weight")
+        x = x + mm(gt / (1 + np.exp(-gt)) * up, p + "ffn_down.weight")
+    x = rms(x, "output_norm.weight")
+    return mm(x, "output.weight" if "output.weight" in t else "token_embd.weight")
+
+
+def read_gguf_raw(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """GGUF tensors dequantized to float32, GGUF names and (permuted) layout."""
+    import gguf
+    from gguf import quants
+    r = gguf.GGUFReader(str(path))
+    out, types = {}, {}
+    for t in r.tensors:
+        a = quants.dequantize(np.array(t.data), t.tensor_type).astype(np.float32)
+        out[t.name] = a.reshape(tuple(int(s) for s in reversed(t.shape)))
+        types[t.name] = t.tensor_type.name
+    return out, types
+
+
+def stage_check(out: Path, names: list[str]) -> dict:
+    from safetensors.numpy import load_file
+    rep = {}
+    for name in names:
+        spec = SPECS[name]
+        d = out / name
+        gold = load_file(str(d / "golden.safetensors"))
+        n_prompts = len(PROMPT_LENGTHS)
+        r = {}
+        for q in QTYPES:
+            t, types = read_gguf_raw(d / f"model-{q}.gguf")
+            exact, aq, aqkv = [], [], []
+            for i in range(n_prompts):
+                key = f"logits_{i}" if q == "f32" else f"logits_{q}_{i}"
+                if key not in gold:
+                    continue
+                toks = gold[f"tokens_{i}"]
+                ref = gold[key]
+                exact.append(rel_err(np_forward(spec, t, types, toks), ref))
+                aq.append(rel_err(np_forward(spec, t, types, toks, act_quant=True), ref))
+                aqkv.append(rel_err(np_forward(spec, t, types, toks, act_quant=True, kv_f16=True), ref))
+
+            def summ(es):
+                return {"rel_l2": max(e["rel_l2"] for e in es),
+                        "max_row_rel_l2": max(e["max_row_rel_l2"] for e in es),
+                        "max_abs": max(e["max_abs"] for e in es),
+                        "argmax_agree_min": min(e["argmax_agree"] for e in es)}
+            r[q] = {"numpy_exact_vs_hf": summ(exact), "numpy_act_quant_vs_hf": summ(aq),
+                    "numpy_act_quant_kv_f16_vs_hf": summ(aqkv)}
+            print(f"[check] {name} {q}: exact {r[q]['numpy_exact_vs_hf']['rel_l2']:.2e}  "
+                  f"act-quant {r[q]['numpy_act_quant_vs_hf']['rel_l2']:.2e} "
+                  f"(row {r[q]['numpy_act_quant_vs_hf']['max_row_rel_l2']:.2e}, argmax "
+                  f"{r[q]['numpy_act_quant_vs_hf']['argmax_agree_min']:.2f})  "
+                  f"+kv f16 {r[q]['numpy_act_quant_kv_f16_vs_hf']['rel_l2']:.2e}")
+            assert r[q]["numpy_exact_vs_hf"]["rel_l2"] < 1e-5, (name, q, r[q])
+        rep[name] = r
+    return rep
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--stage", choices=["all", "weights", "golden"], default="all")
+    ap.add_argument("--stage", choices=["all", "weights", "golden", "check"], default="all")
     ap.add_argument("--models", nargs="*", default=list(SPECS))
     ap.add_argument("--report", type=Path, default=None, help="write the golden report JSON here")
     a = ap.parse_args()
@@ -557,6 +698,9 @@ def main() -> int:
         rep = stage_golden(a.out, a.models)
         if a.report:
             a.report.write_text(json.dumps(rep, indent=1) + "\n")
+    if a.stage in ("all", "check"):
+        rep = stage_check(a.out, a.models)
+        (a.out / "numpy_check.json").write_text(json.dumps(rep, indent=1) + "\n")
     return 0
 
 
