@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/cpu/matmul_internal.h"
+#include "kernels/cpu/quantize.h"
 
 namespace radixserve::kernels::cpu::internal {
 namespace {
@@ -22,46 +23,48 @@ float DotFloatRow(DType t, const uint8_t* w, const float* x, int64_t k) {
   return acc;
 }
 
-float DotQuantRow(DType t, const uint8_t* w, const BlockQ8Act* xq, int64_t blocks) {
+float DotQuantRow(DType t, const uint8_t* w, const int8_t* xq, const float* xd, const float* xs,
+                  int64_t blocks) {
   float acc = 0.0f;
   for (int64_t b = 0; b < blocks; ++b) {
-    const BlockQ8Act& xb = xq[b];
+    const int8_t* xqs = xq + b * kQkBlock;
     if (t == DType::kQ8_0) {
       BlockQ8_0 wb;
       std::memcpy(&wb, w + b * sizeof(BlockQ8_0), sizeof(wb));
       int32_t s = 0;
-      for (int i = 0; i < kQkBlock; ++i) s += wb.qs[i] * xb.qs[i];
-      acc += static_cast<float>(s) * (Fp16ToFloat(wb.d) * xb.d);
+      for (int i = 0; i < kQkBlock; ++i) s += wb.qs[i] * xqs[i];
+      acc += static_cast<float>(s) * (Fp16ToFloat(wb.d) * xd[b]);
     } else if (t == DType::kQ4_0) {
       BlockQ4_0 wb;
       std::memcpy(&wb, w + b * sizeof(BlockQ4_0), sizeof(wb));
       int32_t s = 0;
       for (int i = 0; i < kQkBlock / 2; ++i) {
-        s += (wb.qs[i] & 0x0F) * xb.qs[i] + (wb.qs[i] >> 4) * xb.qs[i + kQkBlock / 2];
+        s += (wb.qs[i] & 0x0F) * xqs[i] + (wb.qs[i] >> 4) * xqs[i + kQkBlock / 2];
       }
       const float dw = Fp16ToFloat(wb.d);
-      // sum (q - 8) qx = sum q qx - 8 sum qx; xb.s = d_x sum qx.
-      acc += static_cast<float>(s) * (dw * xb.d) - 8.0f * dw * xb.s;
+      // sum (q - 8) qx = sum q qx - 8 sum qx; xs[b] = d_x sum qx.
+      acc += static_cast<float>(s) * (dw * xd[b]) - 8.0f * dw * xs[b];
     } else {  // kQ4_1
       BlockQ4_1 wb;
       std::memcpy(&wb, w + b * sizeof(BlockQ4_1), sizeof(wb));
       int32_t s = 0;
       for (int i = 0; i < kQkBlock / 2; ++i) {
-        s += (wb.qs[i] & 0x0F) * xb.qs[i] + (wb.qs[i] >> 4) * xb.qs[i + kQkBlock / 2];
+        s += (wb.qs[i] & 0x0F) * xqs[i] + (wb.qs[i] >> 4) * xqs[i + kQkBlock / 2];
       }
-      acc += static_cast<float>(s) * (Fp16ToFloat(wb.d) * xb.d) + Fp16ToFloat(wb.m) * xb.s;
+      acc += static_cast<float>(s) * (Fp16ToFloat(wb.d) * xd[b]) + Fp16ToFloat(wb.m) * xs[b];
     }
   }
   return acc;
 }
 
-void ScalarRange(const MatmulArgs& a, int64_t n_begin, int64_t n_end) {
+void ScalarRange(const MatmulArgs& a, int64_t n_begin, int64_t n_end, float* /*scratch*/) {
   const bool quant = a.xq != nullptr;
   const int64_t blocks = a.k / kQkBlock;
+  const int64_t bpad = PaddedBlocks(a.k);
   for (int64_t i = 0; i < a.m; ++i) {
     for (int64_t n = n_begin; n < n_end; ++n) {
       const uint8_t* w = a.w + n * a.row_bytes;
-      a.y[i * a.ldy + n] = quant ? DotQuantRow(a.dtype, w, a.xq + i * blocks, blocks)
+      a.y[i * a.ldy + n] = quant ? DotQuantRow(a.dtype, w, a.xq + i * a.k, a.xd + i * bpad, a.xs + i * bpad, blocks)
                                  : DotFloatRow(a.dtype, w, a.x + i * a.ldx, a.k);
     }
   }
@@ -70,7 +73,7 @@ void ScalarRange(const MatmulArgs& a, int64_t n_begin, int64_t n_end) {
 }  // namespace
 
 const MatmulIsa& ScalarMatmulIsa() {
-  static const MatmulIsa isa{&QuantizeRowQ8Act, &ScalarRange, 1};
+  static const MatmulIsa isa{&QuantizeRowQ8, &ScalarRange, 1};
   return isa;
 }
 

@@ -18,21 +18,21 @@ bool IsCpuWeightType(DType t) {
   }
 }
 
-void QuantizeRowQ8Act(const float* x, int64_t k, BlockQ8Act* out) {
+void QuantizeRowQ8(const float* x, int64_t k, int8_t* qs, float* d, float* s) {
   for (int64_t b = 0; b < k / kQkBlock; ++b) {
     const float* xb = x + b * kQkBlock;
     float amax = 0.0f;
     for (int i = 0; i < kQkBlock; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float db = amax / 127.0f;
+    const float id = db != 0.0f ? 1.0f / db : 0.0f;
     int sum = 0;
     for (int i = 0; i < kQkBlock; ++i) {
       const int q = static_cast<int>(std::nearbyint(xb[i] * id));  // default mode: half-even
-      out[b].qs[i] = static_cast<int8_t>(q);
+      qs[b * kQkBlock + i] = static_cast<int8_t>(q);
       sum += q;
     }
-    out[b].d = d;
-    out[b].s = d * static_cast<float>(sum);
+    d[b] = db;
+    s[b] = db * static_cast<float>(sum);
   }
 }
 

@@ -10,16 +10,12 @@
 
 namespace radixserve::kernels::cpu {
 
-// One block of a quantized activation row: x ~= qs * d. `s` = d * sum(qs) lets a dot
-// with an offset weight format (Q4_0's -8, Q4_1's min) fold the offset into one multiply:
-//   sum_i (w_i) x_i = d_w d_x sum_i q_w,i q_x,i  +  m_w * s      (Q4_1, w = q*d + m)
-// Like GGML's Q8_1, but the scales are float32: this type never leaves memory.
-struct BlockQ8Act {
-  float d;
-  float s;
-  int8_t qs[kQkBlock];
-};
-static_assert(sizeof(BlockQ8Act) == 40);
+// Activation rows are quantized to 8-bit blocks of 32 stored as three arrays per row:
+//   qs [k] int8, d [blocks] float (x ~= qs * d), s [blocks] float (= d * sum(qs)).
+// `s` lets a dot with an offset weight format fold the offset into one multiply:
+//   sum_i w_i x_i = d_w d_x sum_i q_w,i q_x,i  +  m_w * s      (Q4_1: w = q d_w + m_w)
+// Like GGML's Q8_1 with float32 scales (this form never leaves memory), laid out as
+// arrays so the kernels read the scales of 8 blocks with one vector load.
 
 // Bytes of one weight row of k elements. Precondition: k % block_elems == 0.
 inline int64_t RowBytes(DType t, int64_t k) {
@@ -30,9 +26,10 @@ inline int64_t RowBytes(DType t, int64_t k) {
 // True for the weight types Matmul, Embedding and DequantizeRow handle.
 bool IsCpuWeightType(DType t);
 
-// x[k] -> k/32 blocks: d = max|x| / 127, qs = round-half-even(x / d). Scalar reference;
-// the SIMD matmul paths use bit-identical vector versions. Precondition: k % 32 == 0.
-void QuantizeRowQ8Act(const float* x, int64_t k, BlockQ8Act* out);
+// x[k] -> k/32 blocks: d = max|x| / 127, qs = round-half-even(x * (1 / d)), s = d * sum(qs).
+// Scalar reference; the SIMD matmul paths use bit-identical vector versions.
+// Precondition: k % 32 == 0. qs: [k], d and s: [k / 32].
+void QuantizeRowQ8(const float* x, int64_t k, int8_t* qs, float* d, float* s);
 
 // One weight row of `k` elements of type t -> float. Precondition: IsCpuWeightType(t),
 // k a multiple of the type's block size.

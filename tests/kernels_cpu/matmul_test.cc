@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/matmul_internal.h"
 #include "kernels/cpu/quantize.h"
 #include "tests/kernels_cpu/test_util.h"
 
@@ -105,31 +106,33 @@ TEST(MatmulTest, FloatTypesHandleKNotMultipleOf8) {
 // The SIMD paths quantize activations bit-identically to the scalar reference, so paths
 // differ only by float summation order.
 TEST(MatmulTest, SimdQuantizationIsBitIdenticalToScalar) {
-  std::vector<float> x = RandomFloats(32 * 40, 9, -3.0f, 3.0f);
+  const int64_t k = 32 * 40;
+  std::vector<float> x = RandomFloats(k, 9, -3.0f, 3.0f);
   for (int i = 0; i < 32; ++i) x[32 + i] = 0.0f;                         // all-zero block
   for (int i = 0; i < 32; ++i) x[64 + i] = (i - 16) * (127.0f / 16.0f);  // ties at .5
-  std::vector<BlockQ8Act> ref(40);
-  QuantizeRowQ8Act(x.data(), 32 * 40, ref.data());
-  std::vector<float> dq(32 * 40);
+  std::vector<int8_t> qs(k);
+  std::vector<float> d(40), s(40);
+  QuantizeRowQ8(x.data(), k, qs.data(), d.data(), s.data());
   for (int b = 0; b < 40; ++b) {
+    int sum = 0;
     for (int i = 0; i < 32; ++i) {
-      const float xi = x[b * 32 + i];
-      EXPECT_LE(std::fabs(xi - ref[b].qs[i] * ref[b].d), ref[b].d * 0.5f * 1.0001f + 1e-30f);
+      EXPECT_LE(std::fabs(x[b * 32 + i] - qs[b * 32 + i] * d[b]), d[b] * 0.5f * 1.0001f + 1e-30f);
+      sum += qs[b * 32 + i];
     }
+    EXPECT_EQ(s[b], d[b] * static_cast<float>(sum));
   }
-  // Through Matmul with an identity-like Q8_0 weight the result exposes the activation
-  // blocks; compare every ISA with the scalar one on a random Q8_0 weight instead.
-  const int64_t n = 8, k = 32 * 40;
-  const std::vector<uint8_t> w = QuantizeWeights(DType::kQ8_0, RandomFloats(n * k, 3), n, k);
-  std::vector<float> y0(n), y1(n);
-  {
-    ScopedCpuIsa s(CpuIsa::kScalar);
-    Matmul(x.data(), 1, MatmulWeight{DType::kQ8_0, w.data(), n, k}, y0.data(), nullptr);
-  }
-  for (CpuIsa isa : Isas()) {
-    ScopedCpuIsa s(isa);
-    Matmul(x.data(), 1, MatmulWeight{DType::kQ8_0, w.data(), n, k}, y1.data(), nullptr);
-    for (int j = 0; j < n; ++j) EXPECT_NEAR(y1[j], y0[j], 1e-4f * (1 + std::fabs(y0[j]))) << CpuIsaName(isa);
+  std::vector<const internal::MatmulIsa*> isas = {&internal::ScalarMatmulIsa()};
+#if defined(RADIXSERVE_KERNELS_X86)
+  if (DetectedCpuIsa() >= CpuIsa::kAvx2) isas.push_back(&internal::Avx2MatmulIsa());
+  if (DetectedCpuIsa() >= CpuIsa::kAvx512) isas.push_back(&internal::Avx512MatmulIsa());
+#endif
+  for (const internal::MatmulIsa* isa : isas) {
+    std::vector<int8_t> qs2(k);
+    std::vector<float> d2(40), s2(40);
+    isa->quantize_row(x.data(), k, qs2.data(), d2.data(), s2.data());
+    EXPECT_EQ(qs2, qs);
+    EXPECT_EQ(d2, d);
+    EXPECT_EQ(s2, s);
   }
 }
 
