@@ -37,30 +37,54 @@ struct SplitArgs {
   float* partial_lse;
 };
 
-template <typename T, int kHeadDim, KvSource kSource>
-__device__ __forceinline__ const T* KeyRowPtr(const PrefillParams& p, const T* base, int seq, int kv_head,
-                                              int token, const int32_t* blocks) {
+// Element offset of key `token` of this sequence / KV head inside the K (= V) storage.
+template <KvSource kSource>
+__device__ __forceinline__ int64_t KeyRowOffset(const PrefillParams& p, int64_t seq_kv_start, int kv_head, int token,
+                                                const int32_t* blocks, int head_dim) {
   if constexpr (kSource == KvSource::kPaged) {
     const int bs = p.kv.block_size;
-    return base + ((static_cast<int64_t>(blocks[token / bs]) * p.kv.num_kv_heads + kv_head) * bs + token % bs) * kHeadDim;
+    return ((static_cast<int64_t>(blocks[token / bs]) * p.kv.num_kv_heads + kv_head) * bs + token % bs) * head_dim;
   } else {
-    return base + ((static_cast<int64_t>(p.kv_indptr[seq]) + token) * p.kv.num_kv_heads + kv_head) * kHeadDim;
+    return ((seq_kv_start + token) * p.kv.num_kv_heads + kv_head) * head_dim;
   }
 }
 
-// Issues cp.async for one [kBlockN, kHeadDim] K or V tile starting at key `tile_start`;
-// rows at or past kv_len are zero-filled (so 0 * garbage never makes NaN).
-template <typename T, int kHeadDim, KvSource kSource, int kWarps>
-__device__ __forceinline__ void LoadKvTile(const PrefillParams& p, const T* base, T* smem, int seq, int kv_head,
-                                           int tile_start, int kv_len, const int32_t* blocks) {
+// Fills row_off[r] with the row index (element offset / head_dim) of key tile_start + r,
+// or -1 past kv_len. K and V share
+// the layout, so one table serves both tiles; computing it once per tile keeps the
+// block-table lookups and divisions out of the per-chunk copy loop.
+template <KvSource kSource, int kThreads>
+__device__ __forceinline__ void ComputeRowOffsets(const PrefillParams& p, int64_t seq_kv_start, int kv_head,
+                                                  int tile_start, int kv_len, const int32_t* blocks, int head_dim,
+                                                  int32_t* row_off) {
+  for (int r = threadIdx.x; r < kBlockN; r += kThreads) {
+    const int token = tile_start + r;
+    row_off[r] = token < kv_len
+                     ? static_cast<int32_t>(KeyRowOffset<kSource>(p, seq_kv_start, kv_head, token, blocks, 1))
+                     : -1;
+  }
+}
+
+// Issues cp.async for one [kBlockN, kHeadDim] K or V tile from the row offsets; rows with
+// offset -1 are zero-filled (so 0 * garbage never makes NaN).
+template <typename T, int kHeadDim, int kThreads>
+__device__ __forceinline__ void LoadKvTile(const T* base, T* smem, const int32_t* row_off) {
   constexpr int kChunks = kHeadDim / 8;
 #pragma unroll
-  for (int i = threadIdx.x; i < kBlockN * kChunks; i += kWarps * 32) {
+  for (int i = threadIdx.x; i < kBlockN * kChunks; i += kThreads) {
     const int row = i / kChunks, chunk = i % kChunks;
-    const int token = tile_start + row;
-    const bool valid = token < kv_len;
-    const T* src = valid ? KeyRowPtr<T, kHeadDim, kSource>(p, base, seq, kv_head, token, blocks) + chunk * 8 : base;
-    CpAsync16(smem + SwizzledOffset<kHeadDim>(row, chunk), src, valid);
+    const int32_t r = row_off[row];
+    const T* src = base + (r >= 0 ? static_cast<int64_t>(r) * kHeadDim + chunk * 8 : 0);
+    CpAsync16(smem + SwizzledOffset<kHeadDim>(row, chunk), src, r >= 0);
+  }
+}
+
+template <int kWarps>
+__device__ __forceinline__ void CtaSync() {
+  if constexpr (kWarps == 1) {
+    __syncwarp();
+  } else {
+    __syncthreads();
   }
 }
 
@@ -69,16 +93,19 @@ __device__ __forceinline__ void LoadKvTile(const PrefillParams& p, const T* base
 // split.num_chunks > 1 the CTA covers keys [chunk * chunk_size, (chunk + 1) * chunk_size)
 // and writes a normalized partial state to the split workspace instead of o.
 template <typename T, int kHeadDim, KvSource kSource, int kWarps>
-__global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
+__global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 2 : 1)
     BatchPrefillKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
   constexpr int kBlockM = 16 * kWarps;
   constexpr int kChunks = kHeadDim / 8;
   constexpr int kDTiles = kHeadDim / 8;   // n-tiles of the output
   constexpr int kKSteps = kHeadDim / 16;  // k-steps of Q K^T
   constexpr int kNTiles = kBlockN / 8;    // n-tiles of S
-  __shared__ alignas(128) T q_smem[kBlockM * kHeadDim];
-  __shared__ alignas(128) T k_smem[kBlockN * kHeadDim];
-  __shared__ alignas(128) T v_smem[kBlockN * kHeadDim];
+  // Dynamic shared memory (AttentionSmemBytes): Q, K and V tiles, then the key row tables.
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  T* q_smem = reinterpret_cast<T*>(smem_raw);
+  T* k_smem = q_smem + kBlockM * kHeadDim;
+  T* v_smem = k_smem + kBlockN * kHeadDim;
+  int32_t(*row_off)[kBlockN] = reinterpret_cast<int32_t(*)[kBlockN]>(v_smem + kBlockN * kHeadDim);  // [2][kBlockN]
 
   const int seq = blockIdx.z / split.num_chunks;
   const int chunk = blockIdx.z % split.num_chunks;
@@ -125,7 +152,13 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
 
   const T* k_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.k_cache : p.k);
   const T* v_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.v_cache : p.v);
-  if (num_tiles > 0) LoadKvTile<T, kHeadDim, kSource, kWarps>(p, k_base, k_smem, seq, kv_head, kv_begin, si.kv_len, blocks);
+  const int64_t seq_kv_start = kSource == KvSource::kContiguous ? p.kv_indptr[seq] : 0;
+  constexpr int kThreads = kWarps * 32;
+  if (num_tiles > 0) {
+    ComputeRowOffsets<kSource, kThreads>(p, seq_kv_start, kv_head, kv_begin, si.kv_len, blocks, kHeadDim, row_off[0]);
+    CtaSync<kWarps>();
+    LoadKvTile<T, kHeadDim, kThreads>(k_base, k_smem, row_off[0]);
+  }
   CpAsyncCommit();
   CpAsyncWait<0>();
   __syncthreads();
@@ -150,7 +183,8 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
 
   for (int tile = 0; tile < num_tiles; ++tile) {
     const int tile_start = kv_begin + tile * kBlockN;
-    LoadKvTile<T, kHeadDim, kSource, kWarps>(p, v_base, v_smem, seq, kv_head, tile_start, si.kv_len, blocks);
+    const int cur = tile & 1;
+    LoadKvTile<T, kHeadDim, kThreads>(v_base, v_smem, row_off[cur]);
     CpAsyncCommit();
 
     // S = Q K^T for this warp's 16 rows x kBlockN keys.
@@ -221,7 +255,10 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
     CpAsyncWait<0>();  // V tile landed
     __syncthreads();   // ... for every thread; and every warp is done reading K
     if (tile + 1 < num_tiles) {
-      LoadKvTile<T, kHeadDim, kSource, kWarps>(p, k_base, k_smem, seq, kv_head, tile_start + kBlockN, si.kv_len, blocks);
+      ComputeRowOffsets<kSource, kThreads>(p, seq_kv_start, kv_head, tile_start + kBlockN, si.kv_len, blocks, kHeadDim,
+                                           row_off[cur ^ 1]);
+      CtaSync<kWarps>();
+      LoadKvTile<T, kHeadDim, kThreads>(k_base, k_smem, row_off[cur ^ 1]);
     }
     CpAsyncCommit();
 
@@ -303,9 +340,19 @@ __global__ void MergeChunksKernel(const __grid_constant__ PrefillParams p, const
   if (d == 0 && p.maybe_lse) p.maybe_lse[row] = ll > 0.0f ? (mm + log2f(ll)) * kLn2 : -INFINITY;
 }
 
+template <typename T, int kHeadDim, int kWarps>
+constexpr int AttentionSmemBytes() {
+  return (16 * kWarps + 2 * kBlockN) * kHeadDim * static_cast<int>(sizeof(T)) + 2 * kBlockN * 4;
+}
+
 template <typename T, int kHeadDim, KvSource kSource, int kWarps>
 KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaStream_t stream) {
   constexpr int kBlockM = 16 * kWarps;
+  constexpr int kSmem = AttentionSmemBytes<T, kHeadDim, kWarps>();
+  // Raise the dynamic shared-memory limit once per instantiation (thread-safe static init).
+  static const cudaError_t attr_status = cudaFuncSetAttribute(
+      BatchPrefillKernel<T, kHeadDim, kSource, kWarps>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  CUDA_RETURN_IF_ERROR(attr_status);
   const int group_size = p.num_q_heads / p.kv.num_kv_heads;
   const int64_t m_tiles = (static_cast<int64_t>(p.max_q_len) * group_size + kBlockM - 1) / kBlockM;
   const int64_t z = static_cast<int64_t>(p.batch.num_seqs) * l.num_chunks;
@@ -321,7 +368,7 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
     split.partial_lse = split.partial_o + static_cast<int64_t>(l.num_chunks) * l.num_q_tokens * p.num_q_heads * kHeadDim;
   }
   const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, static_cast<unsigned>(z));
-  BatchPrefillKernel<T, kHeadDim, kSource, kWarps><<<grid, kWarps * 32, 0, stream>>>(p, split);
+  BatchPrefillKernel<T, kHeadDim, kSource, kWarps><<<grid, kWarps * 32, kSmem, stream>>>(p, split);
   CUDA_RETURN_IF_LAUNCH_ERROR();
   if (l.num_chunks > 1) {
     MergeChunksKernel<T><<<static_cast<unsigned>(static_cast<int64_t>(l.num_q_tokens) * p.num_q_heads), kHeadDim, 0,

@@ -57,73 +57,12 @@ __global__ void RmsNormKernel(const __grid_constant__ RmsNormParams p) {
   }
 }
 
-// One warp per row for rows of at most 32 * kWarpVecs vectors (hidden <= 4096 bf16): no
-// block barrier, every load of the row issued before the reduction.
-constexpr int kWarpVecs = 16;
-constexpr int kRowsPerWarpBlock = 4;
-
-// grid: [ceil(num_tokens / 4)]; block: 4 warps, warp w normalizing row 4 * blockIdx.x + w.
-template <typename T>
-__global__ void __launch_bounds__(kRowsPerWarpBlock * 32) RmsNormWarpKernel(const __grid_constant__ RmsNormParams p) {
-  using V = Vec16<T>;
-  constexpr int kVec = V::kSize;
-  const int lane = threadIdx.x & 31;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerWarpBlock + (threadIdx.x >> 5);
-  if (row >= p.num_tokens) return;
-  const int num_vecs = p.hidden / kVec;
-  const T* x = static_cast<const T*>(p.x) + row * p.hidden;
-  T* residual = p.maybe_residual ? static_cast<T*>(p.maybe_residual) + row * p.hidden : nullptr;
-  T* out = static_cast<T*>(p.out) + row * p.hidden;
-  const T* w = static_cast<const T*>(p.weight);
-  V xv[kWarpVecs];
-#pragma unroll
-  for (int i = 0; i < kWarpVecs; ++i) {
-    const int c = lane + 32 * i;
-    if (c < num_vecs) xv[i] = LoadVec16(x + c * kVec);
-  }
-  float sum_sq = 0.0f;
-#pragma unroll
-  for (int i = 0; i < kWarpVecs; ++i) {
-    const int c = lane + 32 * i;
-    if (c < num_vecs) {
-      if (residual != nullptr) {
-        V rv = LoadVec16(residual + c * kVec);
-#pragma unroll
-        for (int j = 0; j < kVec; ++j) rv.v[j] = FromFloat<T>(ToFloat(xv[i].v[j]) + ToFloat(rv.v[j]));
-        StoreVec16(residual + c * kVec, rv);
-        xv[i] = rv;
-      }
-#pragma unroll
-      for (int j = 0; j < kVec; ++j) sum_sq += ToFloat(xv[i].v[j]) * ToFloat(xv[i].v[j]);
-    }
-  }
-  sum_sq = WarpSum(sum_sq);
-  const float inv_rms = rsqrtf(sum_sq / static_cast<float>(p.hidden) + p.eps);
-#pragma unroll
-  for (int i = 0; i < kWarpVecs; ++i) {
-    const int c = lane + 32 * i;
-    if (c < num_vecs) {
-      const V wv = LoadVec16(w + c * kVec);
-      V ov;
-#pragma unroll
-      for (int j = 0; j < kVec; ++j) ov.v[j] = FromFloat<T>(ToFloat(xv[i].v[j]) * inv_rms * ToFloat(wv.v[j]));
-      StoreVec16(out + c * kVec, ov);
-    }
-  }
-}
-
 template <typename T>
 KernelStatus Launch(const RmsNormParams& p, cudaStream_t stream) {
   constexpr int kVec = Vec16<T>::kSize;
   KERNEL_CHECK_ARG(p.hidden > 0 && p.hidden % kVec == 0, "rmsnorm: hidden must be a multiple of 16 bytes");
   const int num_vecs = p.hidden / kVec;
   KERNEL_CHECK_ARG(num_vecs <= 1024 * kMaxVecsPerThread, "rmsnorm: hidden too large");
-  if (num_vecs <= 32 * kWarpVecs) {
-    const int blocks = (p.num_tokens + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock;
-    RmsNormWarpKernel<T><<<blocks, kRowsPerWarpBlock * 32, 0, stream>>>(p);
-    CUDA_RETURN_IF_LAUNCH_ERROR();
-    return KernelStatus::Ok();
-  }
   int threads = (num_vecs + 3) / 4;
   threads = threads < 32 ? 32 : (threads + 31) / 32 * 32;
   if (threads > 1024) threads = 1024;

@@ -8,7 +8,7 @@
 
 namespace radixserve::kernels::cuda {
 
-// One warp per token up to 512 16-byte vectors per row, else one block per token. hidden must be a multiple of 8 (16-bit types) or 4 (float) and at
+// One block per token. hidden must be a multiple of 8 (16-bit types) or 4 (float) and at
 // most 8192 16-byte vectors (65536 bf16 elements).
 KernelStatus RmsNorm(const RmsNormParams& params, cudaStream_t stream);
 

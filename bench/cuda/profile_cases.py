@@ -1,0 +1,54 @@
+"""Runs one instance of a few hot kernels (after a warm-up) for Nsight Compute:
+  ncu --clock-control none --section SpeedOfLight --section Occupancy \\
+      --section WarpStateStats python3 bench/cuda/profile_cases.py --lib LIB
+"""
+import math
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "cuda"))
+import rs_cuda as rs  # noqa: E402
+from test_attention import PagedKv  # noqa: E402
+
+
+def main():
+    lib = rs.load_lib()
+    st = rs.stream()
+    bf = torch.bfloat16
+    # Paged decode, bench shape.
+    B, HQ, HK, D, BS, L = 64, 32, 8, 128, 16, 4096
+    kv = PagedKv([L] * B, HK, D, BS, bf, extra_blocks=0)
+    q = torch.randn(B, HQ, D, device="cuda", dtype=bf)
+    o = torch.empty_like(q)
+    wsb = lib.rs_decode_workspace_bytes(B, HQ, HK, D, L)
+    ws = torch.empty(max(wsb, 1), device="cuda", dtype=torch.uint8)
+    for _ in range(2):
+        lib.rs_decode(rs.BF16, rs.ptr(q), rs.ptr(o), None, rs.ptr(kv.k_cache), rs.ptr(kv.v_cache), kv.num_blocks, BS,
+                      HK, D, B, rs.ptr(kv.kv_lens), rs.ptr(kv.block_indptr), rs.ptr(kv.block_ids), HQ, 1 / math.sqrt(D),
+                      L, rs.ptr(ws), wsb, st)
+    del kv
+    # INT4 GEMV m=1.
+    K, N = 4096, 14336
+    x = torch.randn(1, K, device="cuda", dtype=bf)
+    wq = torch.randint(0, 256, (N, K // 2), dtype=torch.uint8, device="cuda")
+    sc = torch.rand(N, K // 128, device="cuda").to(bf)
+    y = torch.empty(1, N, device="cuda", dtype=bf)
+    for _ in range(2):
+        lib.rs_quant_gemm(1, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), 1, N, K, st)
+    # Prefill, contiguous, bench shape.
+    B, H, L, D = 4, 32, 4096, 128
+    q = torch.randn(B * L, H, D, device="cuda", dtype=bf)
+    k = torch.randn_like(q)
+    v = torch.randn_like(q)
+    o = torch.empty_like(q)
+    ind = torch.arange(0, (B + 1) * L, L, dtype=torch.int32, device="cuda")
+    for _ in range(2):
+        lib.rs_prefill(rs.BF16, 1, rs.ptr(q), rs.ptr(o), None, rs.ptr(k), rs.ptr(v), 0, 16, H, D, B, rs.ptr(ind), None,
+                       None, None, rs.ptr(ind), H, 1 / math.sqrt(D), 1, L, st)
+    torch.cuda.synchronize()
+
+
+if __name__ == "__main__":
+    main()
