@@ -251,9 +251,13 @@ def bench_quant(lib, ceil):
                 sc = torch.rand(N, device="cuda").to(torch.bfloat16)
                 wbytes = N * K
             y = torch.empty(m, N, device="cuda", dtype=torch.bfloat16)
-            ours = bench(lambda: lib.rs_quant_gemm(quant, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), m, N, K, st))
-            add(f"gemm {name}", f"m={m} k={K} n={N}", ours, t_torch, "torch.matmul bf16",
-                bytes_=wbytes + m * K * 2 + m * N * 2, ceil=ceil)
+            for path, pname in [(2, "mma"), (1, "gemv")]:
+                if path == 1 and m > 1:
+                    continue
+                ours = bench(lambda: lib.rs_quant_gemm(quant, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), m, N, K,
+                                                       path, st))
+                add(f"gemm {name} {pname}", f"m={m} k={K} n={N}", ours, t_torch, "torch.matmul bf16",
+                    bytes_=wbytes + m * K * 2 + m * N * 2, ceil=ceil)
 
 
 def bench_sampling(lib, ceil):

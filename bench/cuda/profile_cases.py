@@ -36,7 +36,7 @@ def main():
     sc = torch.rand(N, K // 128, device="cuda").to(bf)
     y = torch.empty(1, N, device="cuda", dtype=bf)
     for _ in range(2):
-        lib.rs_quant_gemm(1, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), 1, N, K, st)
+        lib.rs_quant_gemm(1, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), 1, N, K, 0, st)
     # Prefill, contiguous, bench shape.
     B, H, L, D = 4, 32, 4096, 128
     q = torch.randn(B * L, H, D, device="cuda", dtype=bf)

@@ -93,7 +93,7 @@ __device__ __forceinline__ void CtaSync() {
 // split.num_chunks > 1 the CTA covers keys [chunk * chunk_size, (chunk + 1) * chunk_size)
 // and writes a normalized partial state to the split workspace instead of o.
 template <typename T, int kHeadDim, KvSource kSource, int kWarps>
-__global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 2 : 1)
+__global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
     BatchPrefillKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
   constexpr int kBlockM = 16 * kWarps;
   constexpr int kChunks = kHeadDim / 8;
@@ -163,12 +163,8 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 2 : 1)
   CpAsyncWait<0>();
   __syncthreads();
 
-  uint32_t q_frag[kKSteps][4];
-#pragma unroll
-  for (int kk = 0; kk < kKSteps; ++kk) {
-    LdMatrixX4(q_frag[kk], q_smem + SwizzledOffset<kHeadDim>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
-  }
-
+  // Q stays in shared memory; its fragments are re-read per k-step (8 ldmatrix per tile
+  // against 64 for K and V), which frees 32 registers for a third CTA per SM.
   float o_acc[kDTiles][4];
 #pragma unroll
   for (int i = 0; i < kDTiles; ++i) o_acc[i][0] = o_acc[i][1] = o_acc[i][2] = o_acc[i][3] = 0.0f;
@@ -193,13 +189,15 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 2 : 1)
     for (int n = 0; n < kNTiles; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < kKSteps; ++kk) {
+      uint32_t q_frag[4];
+      LdMatrixX4(q_frag, q_smem + SwizzledOffset<kHeadDim>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
 #pragma unroll
       for (int np = 0; np < kNTiles / 2; ++np) {
         uint32_t b[4];
         const int key = np * 16 + (lane & 7) + ((lane >> 4) << 3);
         LdMatrixX4(b, k_smem + SwizzledOffset<kHeadDim>(key, kk * 2 + ((lane >> 3) & 1)));
-        Mma16816<T>(s[2 * np], q_frag[kk], b);
-        Mma16816<T>(s[2 * np + 1], q_frag[kk], b + 2);
+        Mma16816<T>(s[2 * np], q_frag, b);
+        Mma16816<T>(s[2 * np + 1], q_frag, b + 2);
       }
     }
 
@@ -350,8 +348,13 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
   constexpr int kBlockM = 16 * kWarps;
   constexpr int kSmem = AttentionSmemBytes<T, kHeadDim, kWarps>();
   // Raise the dynamic shared-memory limit once per instantiation (thread-safe static init).
-  static const cudaError_t attr_status = cudaFuncSetAttribute(
-      BatchPrefillKernel<T, kHeadDim, kSource, kWarps>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  // Also prefer the largest shared-memory carveout: the default left room for 2 CTAs.
+  static const cudaError_t attr_status = [] {
+    const auto kernel = BatchPrefillKernel<T, kHeadDim, kSource, kWarps>;
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+    if (e != cudaSuccess) return e;
+    return cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, 100);
+  }();
   CUDA_RETURN_IF_ERROR(attr_status);
   const int group_size = p.num_q_heads / p.kv.num_kv_heads;
   const int64_t m_tiles = (static_cast<int64_t>(p.max_q_len) * group_size + kBlockM - 1) / kBlockM;

@@ -1,5 +1,6 @@
 #include "kernels/cuda/quant_gemm.cuh"
 
+#include "kernels/cuda/mma_utils.cuh"
 #include "kernels/cuda/type_utils.cuh"
 
 namespace radixserve::kernels::cuda {
@@ -137,6 +138,204 @@ __global__ void __launch_bounds__(kWarps * 32) QuantGemvKernel(const __grid_cons
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Tensor-core path: W is the A operand (16 weight rows per warp), x^T the B operand (8
+// activation rows per n-tile), so m = 1..64 costs one dequantization of each weight
+// element plus m/8 mma per 16x16 tile. The dot product over k is order-free, so each
+// lane dequantizes ITS OWN 16 contiguous weight bytes per row and the "virtual" k order of
+// the fragments is chosen to make that cheap; the lane then feeds x at the same actual k:
+//
+//   INT4 (group of 128 k = 4 lanes x 32 values): lane t of a quad owns k = kb + 32t + 0..31
+//     of rows g and g + 8. Word i of its 16 bytes holds k = 8i .. 8i + 7 (nibble n = k - 8i).
+//     (w >> 4n) & 0x000F000F | 0x43004300 is the bf16 pair (128 + q[8i+n], 128 + q[8i+n+4]);
+//     minus 136 gives q - 8 exactly. k-step s = 2i + h uses pairs n = 2h (a0/a1) and
+//     n = 2h + 1 (a2/a3), so x must be paired the same way: (x[8i+2h], x[8i+2h+4]) and
+//     (x[8i+2h+1], x[8i+2h+5]), one byte_perm each from the lane's own x words.
+//   INT8 (group of 64 k = 4 lanes x 16 values): word i holds k = 4i .. 4i + 3; k-step i
+//     uses (k 4i, 4i+1) and (4i+2, 4i+3), exactly x's own bf16 pairs.
+//
+// The four warps of a block split k (warp w takes groups w, w + 4, ...) and reduce
+// through shared memory. grid: [ceil(n / 16)]; block: 128 threads.
+constexpr int kMmaWarps = 4;
+
+template <WeightQuant kQuant>
+struct QuantTraits {
+  static constexpr int kGroupK = kQuant == WeightQuant::kInt4Group128 ? 128 : 64;  // k per lane quad per step
+  static constexpr int kValsPerLane = kGroupK / 4;                                  // 32 or 16 (16 bytes)
+  static constexpr int kKSteps = kValsPerLane / 4;                                  // 8 or 4
+  static constexpr int kRowBytesPerK2 = kQuant == WeightQuant::kInt4Group128 ? 1 : 2;  // bytes per 2 k
+  static_assert(kGroupK * kRowBytesPerK2 / 2 == 64, "a quad reads 64 bytes of a row per step");
+};
+
+__device__ __forceinline__ uint32_t Int4PairMinus8(uint32_t w, int n) {
+  const uint32_t biased = ((w >> (4 * n)) & 0x000F000Fu) | 0x43004300u;  // bf16 (128 + q, 128 + q')
+  const __nv_bfloat162 r = __hsub2(*reinterpret_cast<const __nv_bfloat162*>(&biased),
+                                   __floats2bfloat162_rn(136.0f, 136.0f));
+  return *reinterpret_cast<const uint32_t*>(&r);
+}
+
+__device__ __forceinline__ uint32_t Int8PairToBf16(uint32_t w, int b) {
+  const float lo = __uint_as_float(0x4B000000u | (((w >> (8 * b)) & 0xffu) ^ 0x80u)) - 8388736.0f;
+  const float hi = __uint_as_float(0x4B000000u | (((w >> (8 * b + 8)) & 0xffu) ^ 0x80u)) - 8388736.0f;
+  return PackPair<__nv_bfloat16>(lo, hi);
+}
+
+template <WeightQuant kQuant, int kNTiles>
+__global__ void __launch_bounds__(kMmaWarps * 32) QuantMmaKernel(const __grid_constant__ QuantGemmParams p) {
+  using Tr = QuantTraits<kQuant>;
+  __shared__ float red[kMmaWarps - 1][kNTiles][32][4];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int j0 = blockIdx.x * 16;
+  const int row_a = min(j0 + g, p.n - 1), row_b = min(j0 + g + 8, p.n - 1);
+  const int64_t row_bytes = static_cast<int64_t>(p.k) * Tr::kRowBytesPerK2 / 2;
+  const uint8_t* wa = p.w_q + row_a * row_bytes + t * 16;
+  const uint8_t* wb = p.w_q + row_b * row_bytes + t * 16;
+  const int num_groups = p.k / Tr::kGroupK;
+  const int64_t group_bytes = Tr::kGroupK * Tr::kRowBytesPerK2 / 2;  // 64 (INT4) or 64 (INT8)
+
+  float acc[kNTiles][4];
+#pragma unroll
+  for (int nt = 0; nt < kNTiles; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+
+  int grp = warp;
+  uint4 cur_a = make_uint4(0, 0, 0, 0), cur_b = cur_a;
+  if (grp < num_groups) {
+    cur_a = __ldcs(reinterpret_cast<const uint4*>(wa + grp * group_bytes));
+    cur_b = __ldcs(reinterpret_cast<const uint4*>(wb + grp * group_bytes));
+  }
+  for (; grp < num_groups; grp += kMmaWarps) {
+    // Prefetch the next group's weights while this one computes.
+    uint4 nxt_a = cur_a, nxt_b = cur_b;
+    if (grp + kMmaWarps < num_groups) {
+      nxt_a = __ldcs(reinterpret_cast<const uint4*>(wa + (grp + kMmaWarps) * group_bytes));
+      nxt_b = __ldcs(reinterpret_cast<const uint4*>(wb + (grp + kMmaWarps) * group_bytes));
+    }
+    const int k_lane = grp * Tr::kGroupK + t * Tr::kValsPerLane;  // this lane's first k
+    const uint32_t wa_w[4] = {cur_a.x, cur_a.y, cur_a.z, cur_a.w};
+    const uint32_t wb_w[4] = {cur_b.x, cur_b.y, cur_b.z, cur_b.w};
+    float part[kNTiles][4];
+#pragma unroll
+    for (int nt = 0; nt < kNTiles; ++nt) part[nt][0] = part[nt][1] = part[nt][2] = part[nt][3] = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < kNTiles; ++nt) {
+      // x row m = nt * 8 + g: this lane's kValsPerLane activations (zero past m).
+      const int m = nt * 8 + g;
+      uint32_t xw[Tr::kValsPerLane / 2];
+      if (m < p.m) {
+        const uint4* xp = reinterpret_cast<const uint4*>(p.x + static_cast<int64_t>(m) * p.k + k_lane);
+#pragma unroll
+        for (int v = 0; v < Tr::kValsPerLane / 8; ++v) {
+          const uint4 u = __ldg(xp + v);
+          xw[4 * v] = u.x;
+          xw[4 * v + 1] = u.y;
+          xw[4 * v + 2] = u.z;
+          xw[4 * v + 3] = u.w;
+        }
+      } else {
+#pragma unroll
+        for (int v = 0; v < Tr::kValsPerLane / 2; ++v) xw[v] = 0u;
+      }
+#pragma unroll
+      for (int s = 0; s < Tr::kKSteps; ++s) {
+        uint32_t a[4], b[2];
+        if constexpr (kQuant == WeightQuant::kInt4Group128) {
+          const int i = s >> 1, h = s & 1;
+          a[0] = Int4PairMinus8(wa_w[i], 2 * h);
+          a[1] = Int4PairMinus8(wb_w[i], 2 * h);
+          a[2] = Int4PairMinus8(wa_w[i], 2 * h + 1);
+          a[3] = Int4PairMinus8(wb_w[i], 2 * h + 1);
+          // x words 4i .. 4i+3 hold (x[8i], x[8i+1]), (x[8i+2], x[8i+3]), ...
+          b[0] = __byte_perm(xw[4 * i + h], xw[4 * i + h + 2], 0x5410);
+          b[1] = __byte_perm(xw[4 * i + h], xw[4 * i + h + 2], 0x7632);
+        } else {
+          a[0] = Int8PairToBf16(wa_w[s], 0);
+          a[1] = Int8PairToBf16(wb_w[s], 0);
+          a[2] = Int8PairToBf16(wa_w[s], 2);
+          a[3] = Int8PairToBf16(wb_w[s], 2);
+          b[0] = xw[2 * s];
+          b[1] = xw[2 * s + 1];
+        }
+        Mma16816<__nv_bfloat16>(part[nt], a, b);
+      }
+    }
+    if constexpr (kQuant == WeightQuant::kInt4Group128) {
+      const int groups_per_row = p.k / kInt4GroupSize;
+      const float sa = Bf16BitsToFloat(p.scales[static_cast<int64_t>(row_a) * groups_per_row + grp]);
+      const float sb = Bf16BitsToFloat(p.scales[static_cast<int64_t>(row_b) * groups_per_row + grp]);
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt) {
+        acc[nt][0] = fmaf(part[nt][0], sa, acc[nt][0]);
+        acc[nt][1] = fmaf(part[nt][1], sa, acc[nt][1]);
+        acc[nt][2] = fmaf(part[nt][2], sb, acc[nt][2]);
+        acc[nt][3] = fmaf(part[nt][3], sb, acc[nt][3]);
+      }
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[nt][e] += part[nt][e];
+      }
+    }
+    cur_a = nxt_a;
+    cur_b = nxt_b;
+  }
+
+  // Split-k reduction across the block's warps.
+  if (warp > 0) {
+#pragma unroll
+    for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) red[warp - 1][nt][lane][e] = acc[nt][e];
+    }
+  }
+  __syncthreads();
+  if (warp != 0) return;
+#pragma unroll
+  for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+#pragma unroll
+      for (int w = 0; w < kMmaWarps - 1; ++w) acc[nt][e] += red[w][nt][lane][e];
+    }
+  }
+  // C fragment: (row g | g + 8, activation column nt * 8 + 2t | 2t + 1).
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int j = j0 + g + 8 * half;
+    if (j >= p.n) continue;
+    float post = 1.0f, bias = 0.0f;
+    if constexpr (kQuant == WeightQuant::kInt8PerChannel) post = Bf16BitsToFloat(p.scales[j]);
+    if (p.maybe_bias) bias = Bf16BitsToFloat(p.maybe_bias[j]);
+#pragma unroll
+    for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int m = nt * 8 + 2 * t + e;
+        if (m < p.m) {
+          const __nv_bfloat16 y = __float2bfloat16_rn(acc[nt][2 * half + e] * post + bias);
+          p.y[static_cast<int64_t>(m) * p.n + j] = __bfloat16_as_ushort(y);
+        }
+      }
+    }
+  }
+}
+
+template <WeightQuant kQuant>
+KernelStatus LaunchMma(const QuantGemmParams& p, cudaStream_t stream) {
+  const int blocks = (p.n + 15) / 16;
+  const int n_tiles = (p.m + 7) / 8;
+  switch (n_tiles) {
+    case 1: QuantMmaKernel<kQuant, 1><<<blocks, kMmaWarps * 32, 0, stream>>>(p); break;
+    case 2: QuantMmaKernel<kQuant, 2><<<blocks, kMmaWarps * 32, 0, stream>>>(p); break;
+    case 3:
+    case 4: QuantMmaKernel<kQuant, 4><<<blocks, kMmaWarps * 32, 0, stream>>>(p); break;
+    default: QuantMmaKernel<kQuant, 8><<<blocks, kMmaWarps * 32, 0, stream>>>(p); break;
+  }
+  CUDA_RETURN_IF_LAUNCH_ERROR();
+  return KernelStatus::Ok();
+}
+
 template <WeightQuant kQuant>
 KernelStatus LaunchQuant(const QuantGemmParams& p, cudaStream_t stream) {
   const dim3 block(kWarps * 32);
@@ -157,18 +356,26 @@ KernelStatus LaunchQuant(const QuantGemmParams& p, cudaStream_t stream) {
 
 }  // namespace
 
-KernelStatus QuantGemm(const QuantGemmParams& p, cudaStream_t stream) {
+KernelStatus QuantGemmWithPath(const QuantGemmParams& p, QuantGemmPath path, cudaStream_t stream) {
   KERNEL_CHECK_ARG(p.x && p.w_q && p.scales && p.y, "quant_gemm: null pointer");
   KERNEL_CHECK_ARG(p.m >= 1 && p.m <= 64 && p.n > 0 && p.k > 0, "quant_gemm: m must be 1..64");
   switch (p.quant) {
     case WeightQuant::kInt8PerChannel:
       KERNEL_CHECK_ARG(p.k % 16 == 0, "quant_gemm: INT8 needs k % 16 == 0");
+      if (path != QuantGemmPath::kGemv && p.k % QuantTraits<WeightQuant::kInt8PerChannel>::kGroupK == 0) {
+        return LaunchMma<WeightQuant::kInt8PerChannel>(p, stream);
+      }
       return LaunchQuant<WeightQuant::kInt8PerChannel>(p, stream);
     case WeightQuant::kInt4Group128:
       KERNEL_CHECK_ARG(p.k % kInt4GroupSize == 0, "quant_gemm: INT4 needs k % 128 == 0");
+      if (path != QuantGemmPath::kGemv) return LaunchMma<WeightQuant::kInt4Group128>(p, stream);
       return LaunchQuant<WeightQuant::kInt4Group128>(p, stream);
   }
   return InvalidArgument("quant_gemm: unknown quantization", __FILE__, __LINE__);
+}
+
+KernelStatus QuantGemm(const QuantGemmParams& p, cudaStream_t stream) {
+  return QuantGemmWithPath(p, QuantGemmPath::kAuto, stream);
 }
 
 }  // namespace radixserve::kernels::cuda

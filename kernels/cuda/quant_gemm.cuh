@@ -9,9 +9,13 @@
 
 namespace radixserve::kernels::cuda {
 
-// m in 1..64. A warp owns four output columns (weight rows) and streams them once per
-// tile of up to 8 activation rows, so the weights are read ceil(m / 8) times: a GEMV
-// design, fast at batch 1..4; larger batches want a tensor-core path (see NOTES.md).
+// m in 1..64. Default: the tensor-core path (mma.sync, the weights dequantized once in
+// registers and read once for any m). The CUDA-core GEMV path (a warp per four weight
+// rows, weights re-read per 8 activation rows) remains for INT8 with k % 64 != 0.
 KernelStatus QuantGemm(const QuantGemmParams& params, cudaStream_t stream);
+
+// For tests and benchmarks: force the CUDA-core GEMV path or the tensor-core path.
+enum class QuantGemmPath { kAuto = 0, kGemv = 1, kMma = 2 };
+KernelStatus QuantGemmWithPath(const QuantGemmParams& params, QuantGemmPath path, cudaStream_t stream);
 
 }  // namespace radixserve::kernels::cuda

@@ -151,7 +151,7 @@ int rs_sample(const float* logits, int batch, int vocab, const float* temperatur
 float rs_sample_uniform(uint64_t seed, uint64_t offset) { return rk::SampleUniform(seed, offset); }
 
 int rs_quant_gemm(int quant, const uint16_t* x, const uint8_t* w_q, const uint16_t* scales, const uint16_t* bias,
-                  uint16_t* y, int m, int n, int k, void* stream) {
+                  uint16_t* y, int m, int n, int k, int path, void* stream) {
   rk::QuantGemmParams p;
   p.quant = static_cast<rk::WeightQuant>(quant);
   p.x = x;
@@ -162,7 +162,7 @@ int rs_quant_gemm(int quant, const uint16_t* x, const uint8_t* w_q, const uint16
   p.m = m;
   p.n = n;
   p.k = k;
-  return Report(rc::QuantGemm(p, Stream(stream)));
+  return Report(rc::QuantGemmWithPath(p, static_cast<rc::QuantGemmPath>(path), Stream(stream)));
 }
 
 int64_t rs_decode_workspace_bytes(int num_seqs, int num_q_heads, int num_kv_heads, int head_dim, int max_kv_len) {

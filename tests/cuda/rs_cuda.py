@@ -26,7 +26,7 @@ _SIGNATURES = {
     "rs_copy_blocks": [_P, _I, _I64, _P, _I, _P],
     "rs_swap_blocks": [_P, _P, _I, _I64, _P, _I, _P],
     "rs_sample": [_P, _I, _I, _P, _P, _P, _P, _P, _P, _P, _P, _P, _I64, _P],
-    "rs_quant_gemm": [_I, _P, _P, _P, _P, _P, _I, _I, _I, _P],
+    "rs_quant_gemm": [_I, _P, _P, _P, _P, _P, _I, _I, _I, _I, _P],
     "rs_decode": [_I, _P, _P, _P, _P, _P, _I, _I, _I, _I, _I, _P, _P, _P, _I, _F, _I, _P, _I64, _P],
     "rs_prefill": [_I, _I, _P, _P, _P, _P, _P, _I, _I, _I, _I, _I, _P, _P, _P, _P, _P, _I, _F, _I, _I, _P],
     "rs_cascade": [_I, _P, _P, _P, _P, _P, _I, _I, _I, _I, _I, _P, _P, _P, _P, _I, _P, _P, _P, _I, _F,

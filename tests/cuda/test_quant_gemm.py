@@ -25,19 +25,21 @@ def make_int4(n, k):
 def run(lib):
     c = rs.Checker("quant_gemm")
     for quant, maker in [(0, make_int8), (1, make_int4)]:
-        for m, n, k in [(1, 4096, 4096), (2, 14336, 4096), (3, 300, 128), (5, 4096, 14336), (8, 1000, 512),
+        for m, n, k in [(1, 4096, 4096), (2, 14336, 4096), (3, 300, 128), (5, 4096, 14336), (8, 1000, 512), (17, 4096, 384), (40, 77, 1024),
                         (13, 2048, 2048), (64, 4096, 4096), (1, 33, 256)]:
             w_q, scales, w = maker(n, k)
             x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
             bias = torch.randn(n, device="cuda").to(torch.bfloat16) if m % 2 else None
-            y = rs.poison(torch.empty(m, n, device="cuda", dtype=torch.bfloat16))
-            lib.rs_quant_gemm(quant, rs.ptr(x), rs.ptr(w_q), rs.ptr(scales), rs.ptr(bias), rs.ptr(y), m, n, k, rs.stream())
-            torch.cuda.synchronize()
             ref = x.double() @ w.T
             if bias is not None:
                 ref += bias.double()
-            c.check(f"{'int8' if quant == 0 else 'int4'} m={m} n={n} k={k}{' +bias' if bias is not None else ''}",
-                    y, ref, 1e-2)
+            for path, pname in [(2, "mma"), (1, "gemv")]:
+                y = rs.poison(torch.empty(m, n, device="cuda", dtype=torch.bfloat16))
+                lib.rs_quant_gemm(quant, rs.ptr(x), rs.ptr(w_q), rs.ptr(scales), rs.ptr(bias), rs.ptr(y), m, n, k, path,
+                                  rs.stream())
+                torch.cuda.synchronize()
+                c.check(f"{'int8' if quant == 0 else 'int4'} {pname} m={m} n={n} k={k}"
+                        f"{' +bias' if bias is not None else ''}", y, ref, 1e-2)
     return c.summary()
 
 
