@@ -86,8 +86,8 @@ absl::StatusOr<std::unique_ptr<ModelSource>> ModelSource::Open(const std::string
     }
   } else if (is_dir || path.ends_with(".safetensors") || path.ends_with(".json")) {
     src->format_ = ModelFormat::kSafetensors;
-    src->directory_ = is_dir ? path : fs::path(path).parent_path().string();
-    if (src->directory_.empty()) src->directory_ = ".";
+    fs::path dir = is_dir ? fs::path(path) : fs::path(path).parent_path();
+    src->directory_ = (dir.empty() ? fs::current_path(ec) : dir).string();
     ASSIGN_OR_RETURN(src->config_, ModelConfigFromHfDir(src->directory_));
     RETURN_IF_ERROR(src->LoadSafetensors(path));
   } else {
@@ -189,19 +189,19 @@ absl::Status ModelSource::CheckWeights() const {
   RETURN_IF_ERROR(expect("rope_freqs.weight", {c.head_dim / 2}, false));
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const std::string b = absl::StrCat("blk.", i, ".");
-    RETURN_IF_ERROR(expect(b + "attn_norm.weight", {h}, true));
-    RETURN_IF_ERROR(expect(b + "attn_q.weight", {h, q}, true));
-    RETURN_IF_ERROR(expect(b + "attn_k.weight", {h, k}, true));
-    RETURN_IF_ERROR(expect(b + "attn_v.weight", {h, k}, true));
-    RETURN_IF_ERROR(expect(b + "attn_q.bias", {q}, c.attention_bias));
-    RETURN_IF_ERROR(expect(b + "attn_k.bias", {k}, c.attention_bias));
-    RETURN_IF_ERROR(expect(b + "attn_v.bias", {k}, c.attention_bias));
-    RETURN_IF_ERROR(expect(b + "attn_output.weight", {q, h}, true));
-    RETURN_IF_ERROR(expect(b + "attn_output.bias", {h}, false));
-    RETURN_IF_ERROR(expect(b + "ffn_norm.weight", {h}, true));
-    RETURN_IF_ERROR(expect(b + "ffn_gate.weight", {h, f}, true));
-    RETURN_IF_ERROR(expect(b + "ffn_up.weight", {h, f}, true));
-    RETURN_IF_ERROR(expect(b + "ffn_down.weight", {f, h}, true));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "attn_norm.weight"), {h}, true));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "attn_q.weight"), {h, q}, true));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "attn_k.weight"), {h, k}, true));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "attn_v.weight"), {h, k}, true));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "attn_q.bias"), {q}, c.attention_bias));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "attn_k.bias"), {k}, c.attention_bias));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "attn_v.bias"), {k}, c.attention_bias));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "attn_output.weight"), {q, h}, true));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "attn_output.bias"), {h}, false));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "ffn_norm.weight"), {h}, true));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "ffn_gate.weight"), {h, f}, true));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "ffn_up.weight"), {h, f}, true));
+    RETURN_IF_ERROR(expect(absl::StrCat(b, "ffn_down.weight"), {f, h}, true));
   }
   return absl::OkStatus();
 }
