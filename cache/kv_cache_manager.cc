@@ -276,7 +276,11 @@ absl::StatusOr<WritePlan> KvCacheManager::Append(absl::string_view id,
 
 absl::Status KvCacheManager::Commit(absl::string_view id, int64_t num_tokens) {
   ASSIGN_OR_RETURN(Session * s, Find(id));
-  const int64_t pending = s->swapped ? 0 : s->num_tokens() - s->num_computed;
+  if (s->swapped) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot commit to session '", id, "': it is swapped out, its KV was not written"));
+  }
+  const int64_t pending = s->num_tokens() - s->num_computed;
   if (num_tokens < 0 || num_tokens > pending) {
     return absl::OutOfRangeError(absl::StrCat("cannot commit ", num_tokens,
                                               " tokens of session '", id, "': ", pending,

@@ -215,17 +215,25 @@ RadixNode* RadixTree::AncestorAtDepth(RadixNode* node, int32_t depth_blocks) {
   return Split(node, depth_blocks - (node->depth_blocks - node->num_blocks()));
 }
 
-int32_t RadixTree::EvictNode(RadixNode* node) {
+int32_t RadixTree::EvictNode(RadixNode* node, int32_t max_blocks) {
   CACHE_INTERNAL_CHECK(node->is_candidate && node->is_leaf() && node->lock_ref == 0);
-  RemoveCandidate(node);
+  // Take at most `max_blocks` from the tail: the rest of the leaf stays cached (and a
+  // candidate, at its old priority), so a short allocation costs little cache.
+  const int32_t n = std::min(max_blocks, node->num_blocks());
   int32_t freed = 0;
-  for (BlockId b : node->blocks) {
-    if (pool_ == nullptr || pool_->DecRef(b)) ++freed;
+  for (int32_t i = node->num_blocks() - n; i < node->num_blocks(); ++i) {
+    if (pool_ == nullptr || pool_->DecRef(node->blocks[i])) ++freed;
   }
-  const int32_t n = node->num_blocks();
   stats_.cached_blocks -= n;
   stats_.evictable_blocks -= n;
   stats_.evicted_blocks += n;
+  if (n < node->num_blocks()) {
+    node->blocks.resize(node->num_blocks() - n);
+    node->tokens.resize(node->blocks.size() * static_cast<size_t>(block_size_));
+    node->depth_blocks -= n;
+    return freed;
+  }
+  RemoveCandidate(node);
   --stats_.num_nodes;
   RadixNode* parent = node->parent;
   parent->children.erase(FirstBlock(node->tokens));  // destroys `node`
@@ -235,13 +243,18 @@ int32_t RadixTree::EvictNode(RadixNode* node) {
 
 int32_t RadixTree::Evict(int32_t num_blocks) {
   int32_t freed = 0;
-  while (freed < num_blocks && !candidates_.empty()) freed += EvictNode(candidates_.begin()->node);
+  while (freed < num_blocks && !candidates_.empty()) {
+    freed += EvictNode(candidates_.begin()->node, num_blocks - freed);
+  }
   return freed;
 }
 
 int32_t RadixTree::EvictAll() {
   int32_t freed = 0;
-  while (!candidates_.empty()) freed += EvictNode(candidates_.begin()->node);
+  while (!candidates_.empty()) {
+    RadixNode* node = candidates_.begin()->node;
+    freed += EvictNode(node, node->num_blocks());
+  }
   return freed;
 }
 

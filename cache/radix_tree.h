@@ -124,7 +124,8 @@ class RadixTree {
   RadixNode* AncestorAtDepth(RadixNode* node, int32_t depth_blocks);
 
   // Evicts candidates in policy order until `num_blocks` pool blocks were freed or no
-  // candidate is left. Returns the number freed.
+  // candidate is left; the last leaf touched may lose only its tail blocks. Returns
+  // the number freed.
   int32_t Evict(int32_t num_blocks);
   // Evicts every unlocked node (ClearPrefixCache). Returns the blocks freed.
   int32_t EvictAll();
@@ -153,7 +154,7 @@ class RadixTree {
   void AddCandidate(RadixNode* node);
   void RemoveCandidate(RadixNode* node);
   void MaybeAddCandidate(RadixNode* node);
-  int32_t EvictNode(RadixNode* node);
+  int32_t EvictNode(RadixNode* node, int32_t max_blocks);
   absl::Status CheckNode(const RadixNode& node,
                          const absl::flat_hash_map<const RadixNode*, int32_t>& direct_locks,
                          std::vector<int32_t>* tree_refs, int64_t* nodes, int64_t* blocks,
