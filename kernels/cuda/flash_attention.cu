@@ -79,6 +79,13 @@ __device__ __forceinline__ void LoadKvTile(const T* base, T* smem, const int32_t
   }
 }
 
+// 2^x on the SFU (ex2.approx.ftz): -inf gives 0, as the online softmax needs.
+__device__ __forceinline__ float FastExp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 template <int kWarps>
 __device__ __forceinline__ void CtaSync() {
   if constexpr (kWarps == 1) {
@@ -89,13 +96,14 @@ __device__ __forceinline__ void CtaSync() {
 }
 
 // grid: [ceil(max_q_len * group_size / kBlockM), num_kv_heads, num_seqs * num_chunks]; block:
-// kWarps warps, warp w owning packed rows m_tile * kBlockM + 16 w .. + 15. With
+// kWarps warps, warp w owning packed rows m_tile * kBlockM + 16 * kMTiles * w, 16 * kMTiles
+// of them. With
 // split.num_chunks > 1 the CTA covers keys [chunk * chunk_size, (chunk + 1) * chunk_size)
 // and writes a normalized partial state to the split workspace instead of o.
-template <typename T, int kHeadDim, KvSource kSource, int kWarps>
-__global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
+template <typename T, int kHeadDim, KvSource kSource, int kWarps, int kMTiles>
+__global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 2 : 1)
     BatchPrefillKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
-  constexpr int kBlockM = 16 * kWarps;
+  constexpr int kBlockM = 16 * kMTiles * kWarps;
   constexpr int kChunks = kHeadDim / 8;
   constexpr int kDTiles = kHeadDim / 8;   // n-tiles of the output
   constexpr int kKSteps = kHeadDim / 16;  // k-steps of Q K^T
@@ -163,19 +171,29 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
   CpAsyncWait<0>();
   __syncthreads();
 
-  // Q stays in shared memory; its fragments are re-read per k-step (8 ldmatrix per tile
-  // against 64 for K and V), which frees 32 registers for a third CTA per SM.
-  float o_acc[kDTiles][4];
+  // Q stays in shared memory; its fragments are re-read per k-step (cheap next to K and
+  // V), which leaves the registers to the accumulators. Each warp owns kMTiles m-tiles of
+  // 16 rows, and every K/V fragment read from shared memory feeds all of them.
+  float o_acc[kMTiles][kDTiles][4];
+  float row_m[kMTiles][2];  // running max of rows g and g + 8 of each m-tile (raw scores)
+  float row_l[kMTiles][2];  // this thread's share of the running sums
 #pragma unroll
-  for (int i = 0; i < kDTiles; ++i) o_acc[i][0] = o_acc[i][1] = o_acc[i][2] = o_acc[i][3] = 0.0f;
-  float row_m[2] = {-INFINITY, -INFINITY};  // log2-domain running max of rows g and g + 8
-  float row_l[2] = {0.0f, 0.0f};            // this thread's share of the running sums
+  for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+    for (int i = 0; i < kDTiles; ++i) o_acc[mt][i][0] = o_acc[mt][i][1] = o_acc[mt][i][2] = o_acc[mt][i][3] = 0.0f;
+    row_m[mt][0] = row_m[mt][1] = -INFINITY;
+    row_l[mt][0] = row_l[mt][1] = 0.0f;
+  }
   const float qk_scale = p.sm_scale * kLog2e;
   const int g = lane >> 2, tq = lane & 3;
-  // Tokens (for the causal mask) of this thread's two rows.
-  const int my_row0 = row0 + warp * 16 + g;
-  const int q_pos0 = si.kv_len - si.q_len + my_row0 / group_size;
-  const int q_pos1 = si.kv_len - si.q_len + (my_row0 + 8) / group_size;
+  const int warp_row0 = row0 + warp * 16 * kMTiles;  // first packed row of this warp
+  // Query positions (for the causal mask) of this thread's rows: [m-tile][g | g + 8].
+  int q_pos[kMTiles][2];
+#pragma unroll
+  for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) q_pos[mt][r] = si.kv_len - si.q_len + (warp_row0 + 16 * mt + 8 * r + g) / group_size;
+  }
 
   for (int tile = 0; tile < num_tiles; ++tile) {
     const int tile_start = kv_begin + tile * kBlockN;
@@ -183,71 +201,78 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
     LoadKvTile<T, kHeadDim, kThreads>(v_base, v_smem, row_off[cur]);
     CpAsyncCommit();
 
-    // S = Q K^T for this warp's 16 rows x kBlockN keys.
-    float s[kNTiles][4];
+    // S = Q K^T for this warp's rows x kBlockN keys.
+    float s[kMTiles][kNTiles][4];
 #pragma unroll
-    for (int n = 0; n < kNTiles; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+    for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+      for (int n = 0; n < kNTiles; ++n) s[mt][n][0] = s[mt][n][1] = s[mt][n][2] = s[mt][n][3] = 0.0f;
+    }
 #pragma unroll
     for (int kk = 0; kk < kKSteps; ++kk) {
-      uint32_t q_frag[4];
-      LdMatrixX4(q_frag, q_smem + SwizzledOffset<kHeadDim>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+      uint32_t q_frag[kMTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt) {
+        LdMatrixX4(q_frag[mt], q_smem + SwizzledOffset<kHeadDim>(warp * 16 * kMTiles + mt * 16 + (lane & 15),
+                                                                 kk * 2 + (lane >> 4)));
+      }
 #pragma unroll
       for (int np = 0; np < kNTiles / 2; ++np) {
         uint32_t b[4];
         const int key = np * 16 + (lane & 7) + ((lane >> 4) << 3);
         LdMatrixX4(b, k_smem + SwizzledOffset<kHeadDim>(key, kk * 2 + ((lane >> 3) & 1)));
-        Mma16816<T>(s[2 * np], q_frag, b);
-        Mma16816<T>(s[2 * np + 1], q_frag, b + 2);
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          Mma16816<T>(s[mt][2 * np], q_frag[mt], b);
+          Mma16816<T>(s[mt][2 * np + 1], q_frag[mt], b + 2);
+        }
       }
     }
 
-    // Scale, mask, online softmax.
+    // Mask, online softmax (log2 domain: p = 2^(s * qk_scale - m * qk_scale), one FFMA).
     const bool need_mask = tile_start + kBlockN > mask_from;
-    float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int n = 0; n < kNTiles; ++n) {
+    for (int mt = 0; mt < kMTiles; ++mt) {
+      float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float v = s[n][e] * qk_scale;
-        if (need_mask) {
-          const int key = tile_start + n * 8 + 2 * tq + (e & 1);
-          const int q_pos = e < 2 ? q_pos0 : q_pos1;
-          if (key >= si.kv_len || (p.causal && key > q_pos)) v = -INFINITY;
+      for (int n = 0; n < kNTiles; ++n) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          if (need_mask) {
+            const int key = tile_start + n * 8 + 2 * tq + (e & 1);
+            if (key >= si.kv_len || (p.causal && key > q_pos[mt][e >> 1])) s[mt][n][e] = -INFINITY;
+          }
+          tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[mt][n][e]);
         }
-        s[n][e] = v;
-        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], v);
       }
-    }
-    float rescale[2];
+      float rescale[2], neg_m[2];
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-      const float m_new = fmaxf(row_m[r], tile_max[r]);
-      rescale[r] = row_m[r] == -INFINITY ? 0.0f : exp2f(row_m[r] - m_new);
-      row_m[r] = m_new;
-    }
-    const float m_use[2] = {row_m[0] == -INFINITY ? 0.0f : row_m[0], row_m[1] == -INFINITY ? 0.0f : row_m[1]};
-#pragma unroll
-    for (int n = 0; n < kNTiles; ++n) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        s[n][e] = exp2f(s[n][e] - m_use[e >> 1]);
+      for (int r = 0; r < 2; ++r) {
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+        const float m_new = fmaxf(row_m[mt][r], tile_max[r]);
+        rescale[r] = row_m[mt][r] == -INFINITY ? 0.0f : FastExp2((row_m[mt][r] - m_new) * qk_scale);
+        row_m[mt][r] = m_new;
+        neg_m[r] = m_new == -INFINITY ? 0.0f : -m_new * qk_scale;
       }
-    }
+      float sum[2] = {0.0f, 0.0f};
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float sum = 0.0f;
+      for (int n = 0; n < kNTiles; ++n) {
 #pragma unroll
-      for (int n = 0; n < kNTiles; ++n) sum += s[n][2 * r] + s[n][2 * r + 1];
-      row_l[r] = row_l[r] * rescale[r] + sum;
-    }
+        for (int e = 0; e < 4; ++e) {
+          s[mt][n][e] = FastExp2(fmaf(s[mt][n][e], qk_scale, neg_m[e >> 1]));
+          sum[e >> 1] += s[mt][n][e];
+        }
+      }
 #pragma unroll
-    for (int d = 0; d < kDTiles; ++d) {
-      o_acc[d][0] *= rescale[0];
-      o_acc[d][1] *= rescale[0];
-      o_acc[d][2] *= rescale[1];
-      o_acc[d][3] *= rescale[1];
+      for (int r = 0; r < 2; ++r) row_l[mt][r] = row_l[mt][r] * rescale[r] + sum[r];
+#pragma unroll
+      for (int d = 0; d < kDTiles; ++d) {
+        o_acc[mt][d][0] *= rescale[0];
+        o_acc[mt][d][1] *= rescale[0];
+        o_acc[mt][d][2] *= rescale[1];
+        o_acc[mt][d][3] *= rescale[1];
+      }
     }
 
     CpAsyncWait<0>();  // V tile landed
@@ -263,56 +288,65 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 3 : 1)
     // O += P V.
 #pragma unroll
     for (int kk = 0; kk < kBlockN / 16; ++kk) {
-      uint32_t a[4];
-      a[0] = PackPair<T>(s[2 * kk][0], s[2 * kk][1]);
-      a[1] = PackPair<T>(s[2 * kk][2], s[2 * kk][3]);
-      a[2] = PackPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      a[3] = PackPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+      uint32_t a[kMTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt) {
+        a[mt][0] = PackPair<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        a[mt][1] = PackPair<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        a[mt][2] = PackPair<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        a[mt][3] = PackPair<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < kDTiles / 2; ++dp) {
         uint32_t b[4];
         const int key = kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3);
         LdMatrixX4Trans(b, v_smem + SwizzledOffset<kHeadDim>(key, dp * 2 + (lane >> 4)));
-        Mma16816<T>(o_acc[2 * dp], a, b);
-        Mma16816<T>(o_acc[2 * dp + 1], a, b + 2);
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          Mma16816<T>(o_acc[mt][2 * dp], a[mt], b);
+          Mma16816<T>(o_acc[mt][2 * dp + 1], a[mt], b + 2);
+        }
       }
     }
     CpAsyncWait<0>();  // next K tile landed
     __syncthreads();   // ... and every warp is done reading V
   }
 
-  // Normalize and store this thread's two rows.
+  // Normalize and store this thread's rows.
   T* o = static_cast<T*>(p.o);
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float l = row_l[r];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int packed = my_row0 + 8 * r;
-    if (packed >= packed_rows) continue;
-    const int token = packed / group_size;
-    const int head = kv_head * group_size + packed % group_size;
-    const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
-    const int64_t out_row = static_cast<int64_t>(si.q_start + token) * p.num_q_heads + head;
-    const float lse2 = l > 0.0f ? row_m[r] + log2f(l) : -INFINITY;
-    if (split.num_chunks > 1) {
-      const int64_t prow = static_cast<int64_t>(chunk) * split.num_q_tokens * p.num_q_heads + out_row;
-      float* out = split.partial_o + prow * kHeadDim;
+  for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float l = row_l[mt][r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const int packed = warp_row0 + 16 * mt + 8 * r + g;
+      if (packed >= packed_rows) continue;
+      const int token = packed / group_size;
+      const int head = kv_head * group_size + packed % group_size;
+      const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
+      const int64_t out_row = static_cast<int64_t>(si.q_start + token) * p.num_q_heads + head;
+      const float lse2 = l > 0.0f ? row_m[mt][r] * qk_scale + log2f(l) : -INFINITY;
+      if (split.num_chunks > 1) {
+        const int64_t prow = static_cast<int64_t>(chunk) * split.num_q_tokens * p.num_q_heads + out_row;
+        float* out = split.partial_o + prow * kHeadDim;
+#pragma unroll
+        for (int d = 0; d < kDTiles; ++d) {
+          *reinterpret_cast<float2*>(out + d * 8 + 2 * tq) =
+              make_float2(o_acc[mt][d][2 * r] * inv_l, o_acc[mt][d][2 * r + 1] * inv_l);
+        }
+        if (tq == 0) split.partial_lse[prow] = lse2;
+        continue;
+      }
+      T* out = o + out_row * kHeadDim;
 #pragma unroll
       for (int d = 0; d < kDTiles; ++d) {
-        *reinterpret_cast<float2*>(out + d * 8 + 2 * tq) =
-            make_float2(o_acc[d][2 * r] * inv_l, o_acc[d][2 * r + 1] * inv_l);
+        *reinterpret_cast<uint32_t*>(out + d * 8 + 2 * tq) =
+            PackPair<T>(o_acc[mt][d][2 * r] * inv_l, o_acc[mt][d][2 * r + 1] * inv_l);
       }
-      if (tq == 0) split.partial_lse[prow] = lse2;
-      continue;
+      if (p.maybe_lse != nullptr && tq == 0) p.maybe_lse[out_row] = lse2 * kLn2;
     }
-    T* out = o + out_row * kHeadDim;
-#pragma unroll
-    for (int d = 0; d < kDTiles; ++d) {
-      *reinterpret_cast<uint32_t*>(out + d * 8 + 2 * tq) =
-          PackPair<T>(o_acc[d][2 * r] * inv_l, o_acc[d][2 * r + 1] * inv_l);
-    }
-    if (p.maybe_lse != nullptr && tq == 0) p.maybe_lse[out_row] = lse2 * kLn2;
   }
 }
 
@@ -338,19 +372,23 @@ __global__ void MergeChunksKernel(const __grid_constant__ PrefillParams p, const
   if (d == 0 && p.maybe_lse) p.maybe_lse[row] = ll > 0.0f ? (mm + log2f(ll)) * kLn2 : -INFINITY;
 }
 
-template <typename T, int kHeadDim, int kWarps>
+template <typename T, int kHeadDim, int kBlockM>
 constexpr int AttentionSmemBytes() {
-  return (16 * kWarps + 2 * kBlockN) * kHeadDim * static_cast<int>(sizeof(T)) + 2 * kBlockN * 4;
+  return (kBlockM + 2 * kBlockN) * kHeadDim * static_cast<int>(sizeof(T)) + 2 * kBlockN * 4;
 }
+
+// 4-warp (prefill) CTAs give each warp two 16-row m-tiles (128 rows per CTA).
+constexpr int kPrefillMTiles = 2;
 
 template <typename T, int kHeadDim, KvSource kSource, int kWarps>
 KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaStream_t stream) {
-  constexpr int kBlockM = 16 * kWarps;
-  constexpr int kSmem = AttentionSmemBytes<T, kHeadDim, kWarps>();
+  constexpr int kMTiles = kWarps == 4 ? kPrefillMTiles : 1;
+  constexpr int kBlockM = 16 * kMTiles * kWarps;
+  constexpr int kSmem = AttentionSmemBytes<T, kHeadDim, kBlockM>();
   // Raise the dynamic shared-memory limit once per instantiation (thread-safe static init).
   // Also prefer the largest shared-memory carveout: the default left room for 2 CTAs.
   static const cudaError_t attr_status = [] {
-    const auto kernel = BatchPrefillKernel<T, kHeadDim, kSource, kWarps>;
+    const auto kernel = BatchPrefillKernel<T, kHeadDim, kSource, kWarps, kMTiles>;
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
     if (e != cudaSuccess) return e;
     return cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, 100);
@@ -371,7 +409,7 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
     split.partial_lse = split.partial_o + static_cast<int64_t>(l.num_chunks) * l.num_q_tokens * p.num_q_heads * kHeadDim;
   }
   const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, static_cast<unsigned>(z));
-  BatchPrefillKernel<T, kHeadDim, kSource, kWarps><<<grid, kWarps * 32, kSmem, stream>>>(p, split);
+  BatchPrefillKernel<T, kHeadDim, kSource, kWarps, kMTiles><<<grid, kWarps * 32, kSmem, stream>>>(p, split);
   CUDA_RETURN_IF_LAUNCH_ERROR();
   if (l.num_chunks > 1) {
     MergeChunksKernel<T><<<static_cast<unsigned>(static_cast<int64_t>(l.num_q_tokens) * p.num_q_heads), kHeadDim, 0,
