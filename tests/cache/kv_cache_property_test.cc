@@ -115,6 +115,11 @@ class PropertyRun {
   bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
   int Blocks(int64_t n) const { return static_cast<int>((n + cfg_.block_size - 1) / cfg_.block_size); }
 
+  std::vector<BlockId> Table(const std::string& id) const {
+    auto t = m_->BlockTable(id);
+    return t.ok() ? std::vector<BlockId>(t->begin(), t->end()) : std::vector<BlockId>{};
+  }
+
   std::string PickId() {
     if (model_.empty() || Chance(0.02)) return "no-such-session";
     auto it = model_.begin();
@@ -227,7 +232,9 @@ class PropertyRun {
     const int k = Uniform(0, 3) == 0 ? Uniform(8, 40) : Uniform(1, 4);
     std::vector<TokenId> toks = it == model_.end() ? std::vector<TokenId>{1} : NewTokens(it->second, k);
     op_ = absl::StrCat("append ", toks.size(), " to ", id);
+    const std::vector<BlockId> before = Table(id);
     auto plan = m_->Append(id, toks);
+    if (!plan.ok() && Table(id) != before) return "a failed append changed the block table";
     if (it == model_.end()) return Expect(plan.status(), absl::StatusCode::kNotFound);
     ModelSession& s = it->second;
     if (s.swapped) return Expect(plan.status(), absl::StatusCode::kFailedPrecondition);
@@ -358,7 +365,9 @@ class PropertyRun {
     const std::string id = PickId();
     op_ = "offload " + id;
     auto it = model_.find(id);
+    const std::vector<BlockId> before = Table(id);
     auto pairs = m_->Offload(id);
+    if (!pairs.ok() && Table(id) != before) return "a failed offload changed the block table";
     if (it == model_.end()) return Expect(pairs.status(), absl::StatusCode::kNotFound);
     ModelSession& s = it->second;
     if (s.swapped || s.pinned || s.computed < static_cast<int64_t>(s.tokens.size())) {
@@ -379,7 +388,9 @@ class PropertyRun {
     const std::string id = PickId();
     op_ = "restore " + id;
     auto it = model_.find(id);
+    const auto free_before = m_->Stats().host_free;
     auto r = m_->Restore(id);
+    if (!r.ok() && m_->Stats().host_free != free_before) return "a failed restore released host blocks";
     if (it == model_.end()) return Expect(r.status(), absl::StatusCode::kNotFound);
     ModelSession& s = it->second;
     if (!s.swapped) return Expect(r.status(), absl::StatusCode::kFailedPrecondition);
@@ -474,10 +485,14 @@ class PropertyRun {
   std::string OpPreempt() {
     const int need = Uniform(1, cfg_.device_blocks);
     op_ = absl::StrCat("preempt for ", need);
-    auto plan = m_->PlanPreemption(need, {});
+    std::vector<std::string> keep;
+    if (!model_.empty() && Chance(0.5)) keep.push_back(model_.begin()->first);
+    auto plan = m_->PlanPreemption(need, keep);
     if (!plan.ok()) return Expect(plan.status(), absl::StatusCode::kResourceExhausted);
     for (const Preemption& p : *plan) {
+      if (!keep.empty() && p.session_id == keep[0]) return "preempted a session it was told to keep";
       ModelSession& s = model_.at(p.session_id);
+      if (s.pinned || s.swapped) return "preempted a pinned or swapped session";
       if (p.action == PreemptAction::kSwap) {
         auto pairs = m_->Offload(p.session_id);
         if (!pairs.ok()) return "planned swap failed: " + pairs.status().ToString();
@@ -533,6 +548,13 @@ class PropertyRun {
         return absl::StrCat("session ", id, " is ", SessionStateName(info->state), " computed ",
                             info->num_computed, ", model says ", SessionStateName(want), " computed ",
                             s.computed);
+      }
+      const int want_device = s.swapped ? 0 : Blocks(s.tokens.size());
+      const int want_host = s.swapped && !s.recompute ? Blocks(s.tokens.size()) : 0;
+      if (info->device_blocks != want_device || info->host_blocks != want_host ||
+          info->shared_blocks > info->device_blocks) {
+        return absl::StrCat("session ", id, " block counts ", info->device_blocks, "/",
+                            info->host_blocks, ", model says ", want_device, "/", want_host);
       }
       if (s.swapped) continue;
       auto table = *m_->BlockTable(id);
