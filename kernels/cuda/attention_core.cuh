@@ -22,12 +22,18 @@ struct AttentionLaunch {
   int32_t num_q_tokens = 0;  // rows of q; indexes the split workspace
   void* workspace = nullptr;
   int64_t workspace_bytes = 0;
+  // Optional second state over other keys, merged into o by the same merge pass (the
+  // cascade's suffix): [num_q_tokens, num_q_heads, head_dim] of the dtype, lse natural.
+  // Forces the split path (partials + merge) even with one chunk.
+  const void* extra_o = nullptr;
+  const float* extra_lse = nullptr;
 };
 
 // Split workspace: partial o [num_chunks, num_q_tokens, num_q_heads, head_dim] float, then
 // partial lse [num_chunks, num_q_tokens, num_q_heads] float (log2 domain).
-inline int64_t SplitWorkspaceBytes(int32_t num_chunks, int32_t num_q_tokens, int32_t num_q_heads, int32_t head_dim) {
-  if (num_chunks <= 1) return 0;
+inline int64_t SplitWorkspaceBytes(int32_t num_chunks, int32_t num_q_tokens, int32_t num_q_heads, int32_t head_dim,
+                                   bool force = false) {
+  if (num_chunks <= 1 && !force) return 0;
   return static_cast<int64_t>(num_chunks) * num_q_tokens * num_q_heads * (head_dim + 1) *
          static_cast<int64_t>(sizeof(float));
 }

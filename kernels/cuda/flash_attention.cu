@@ -33,8 +33,11 @@ struct SplitArgs {
   int32_t num_chunks;
   int32_t chunk_size;
   int32_t num_q_tokens;
+  bool write_partial;  // num_chunks > 1, or a state to merge in (extra_o)
   float* partial_o;
   float* partial_lse;
+  const void* extra_o;     // optional [num_q_tokens, num_q_heads, head_dim] state to merge in
+  const float* extra_lse;  // its lse (natural log)
 };
 
 // Element offset of key `token` of this sequence / KV head inside the K (= V) storage.
@@ -328,7 +331,7 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 2 : 1)
       const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
       const int64_t out_row = static_cast<int64_t>(si.q_start + token) * p.num_q_heads + head;
       const float lse2 = l > 0.0f ? row_m[mt][r] * qk_scale + log2f(l) : -INFINITY;
-      if (split.num_chunks > 1) {
+      if (split.write_partial) {
         const int64_t prow = static_cast<int64_t>(chunk) * split.num_q_tokens * p.num_q_heads + out_row;
         float* out = split.partial_o + prow * kHeadDim;
 #pragma unroll
@@ -360,12 +363,19 @@ __global__ void MergeChunksKernel(const __grid_constant__ PrefillParams p, const
   const int64_t rows = static_cast<int64_t>(split.num_q_tokens) * p.num_q_heads;
   float mm = -INFINITY;
   for (int c = 0; c < split.num_chunks; ++c) mm = fmaxf(mm, split.partial_lse[c * rows + row]);
+  const float extra_lse2 = split.extra_o != nullptr ? split.extra_lse[row] * kLog2e : -INFINITY;
+  mm = fmaxf(mm, extra_lse2);
   float ll = 0.0f, oo = 0.0f;
   if (mm != -INFINITY) {
     for (int c = 0; c < split.num_chunks; ++c) {
       const float w = exp2f(split.partial_lse[c * rows + row] - mm);
       ll += w;
       oo += w * split.partial_o[(c * rows + row) * head_dim + d];
+    }
+    if (split.extra_o != nullptr) {
+      const float w = exp2f(extra_lse2 - mm);
+      ll += w;
+      oo += w * ToFloat(static_cast<const T*>(split.extra_o)[row * head_dim + d]);
     }
   }
   static_cast<T*>(p.o)[row * head_dim + d] = FromFloat<T>(ll > 0.0f ? oo / ll : 0.0f);
@@ -399,11 +409,14 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
   const int64_t z = static_cast<int64_t>(p.batch.num_seqs) * l.num_chunks;
   KERNEL_CHECK_ARG(m_tiles < (1LL << 31) && z <= 65535, "attention: grid too large");
   if (m_tiles == 0) return KernelStatus::Ok();
-  SplitArgs split{l.num_chunks, l.chunk_size, l.num_q_tokens, nullptr, nullptr};
-  if (l.num_chunks > 1) {
-    KERNEL_CHECK_ARG(l.chunk_size > 0 && l.chunk_size % kBlockN == 0, "attention: bad split chunk");
+  SplitArgs split{l.num_chunks, l.chunk_size, l.num_q_tokens, l.num_chunks > 1 || l.extra_o != nullptr,
+                  nullptr, nullptr, l.extra_o, l.extra_lse};
+  if (split.write_partial) {
+    KERNEL_CHECK_ARG(l.num_chunks == 1 || (l.chunk_size > 0 && l.chunk_size % kBlockN == 0),
+                     "attention: bad split chunk");
     KERNEL_CHECK_ARG(l.workspace != nullptr &&
-                         l.workspace_bytes >= SplitWorkspaceBytes(l.num_chunks, l.num_q_tokens, p.num_q_heads, kHeadDim),
+                         l.workspace_bytes >= SplitWorkspaceBytes(l.num_chunks, l.num_q_tokens, p.num_q_heads, kHeadDim,
+                                                                  /*force=*/true),
                      "attention: split workspace too small");
     split.partial_o = static_cast<float*>(l.workspace);
     split.partial_lse = split.partial_o + static_cast<int64_t>(l.num_chunks) * l.num_q_tokens * p.num_q_heads * kHeadDim;
@@ -411,7 +424,7 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
   const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, static_cast<unsigned>(z));
   BatchPrefillKernel<T, kHeadDim, kSource, kWarps, kMTiles><<<grid, kWarps * 32, kSmem, stream>>>(p, split);
   CUDA_RETURN_IF_LAUNCH_ERROR();
-  if (l.num_chunks > 1) {
+  if (split.write_partial) {
     MergeChunksKernel<T><<<static_cast<unsigned>(static_cast<int64_t>(l.num_q_tokens) * p.num_q_heads), kHeadDim, 0,
                            stream>>>(p, split);
     CUDA_RETURN_IF_LAUNCH_ERROR();

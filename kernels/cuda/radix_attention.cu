@@ -8,7 +8,7 @@ namespace {
 
 // Workspace layout (each piece 256-byte aligned):
 //   suffix_o   [num_seqs, num_q_heads, head_dim]  dtype
-//   prefix_lse [num_seqs, num_q_heads]            float (merged result lands here)
+//   prefix_lse [num_seqs, num_q_heads]            float (unused; kept for layout stability)
 //   suffix_lse [num_seqs, num_q_heads]            float
 //   decode workspace for the suffix pass
 //   split workspace for the prefix pass
@@ -31,8 +31,8 @@ AttentionLaunch PlanPrefix(int32_t num_groups, int32_t num_seqs, int32_t num_q_h
                            int32_t max_group_size, int32_t max_prefix_len) {
   if (num_groups <= 0 || num_kv_heads <= 0) return AttentionLaunch{};
   const int64_t rows = static_cast<int64_t>(max_group_size) * (num_q_heads / num_kv_heads);
-  const int64_t base = (rows + 63) / 64 * num_kv_heads * num_groups;
-  AttentionLaunch l = PlanSplit(4, base, num_groups, max_prefix_len, 256, 132 * 4);
+  const int64_t base = (rows + 127) / 128 * num_kv_heads * num_groups;  // 128-row prefill CTAs
+  AttentionLaunch l = PlanSplit(4, base, num_groups, max_prefix_len, 256, 132 * 2);
   l.num_q_tokens = num_seqs;
   return l;
 }
@@ -53,7 +53,7 @@ CascadeWorkspace Carve(void* base, int32_t num_seqs, int32_t num_q_heads, int32_
   ws.decode_ws_bytes = DecodeWorkspaceBytes(num_seqs, num_q_heads, num_kv_heads, head_dim, max_suffix_len);
   off += AlignUp(ws.decode_ws_bytes);
   ws.prefix_ws = p + off;
-  ws.prefix_ws_bytes = SplitWorkspaceBytes(prefix.num_chunks, num_seqs, num_q_heads, head_dim);
+  ws.prefix_ws_bytes = SplitWorkspaceBytes(prefix.num_chunks, num_seqs, num_q_heads, head_dim, /*force=*/true);
   off += AlignUp(ws.prefix_ws_bytes);
   ws.total_bytes = off;
   return ws;
@@ -83,29 +83,7 @@ KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
   prefix.workspace_bytes = ws.prefix_ws_bytes;
   KERNEL_CHECK_ARG(p.workspace != nullptr && p.workspace_bytes >= ws.total_bytes, "cascade: workspace too small");
 
-  // 1. Shared prefixes: per group, a non-causal "prefill" whose query tokens are the
-  //    group's sequences; writes o (the prefix-only state) and prefix_lse.
-  PrefillParams pre;
-  pre.dtype = p.dtype;
-  pre.kv_source = KvSource::kPaged;
-  pre.q = p.q;
-  pre.o = p.o;
-  pre.maybe_lse = ws.prefix_lse;
-  pre.k_cache = p.k_cache;
-  pre.v_cache = p.v_cache;
-  pre.kv = p.kv;
-  pre.batch.num_seqs = p.num_groups;
-  pre.batch.q_indptr = p.group_indptr;
-  pre.batch.kv_lens = p.prefix_lens;
-  pre.batch.block_indptr = p.prefix_block_indptr;
-  pre.batch.block_ids = p.prefix_block_ids;
-  pre.num_q_heads = p.num_q_heads;
-  pre.sm_scale = p.sm_scale;
-  pre.causal = false;
-  pre.max_q_len = p.max_group_size;
-  if (KernelStatus s = LaunchAttentionCore(pre, prefix, stream); !s.ok()) return s;
-
-  // 2. Each sequence's own suffix.
+  // 1. Each sequence's own suffix: paged decode into the workspace (state + lse).
   DecodeParams dec;
   dec.dtype = p.dtype;
   dec.q = p.q;
@@ -122,22 +100,30 @@ KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
   dec.workspace_bytes = ws.decode_ws_bytes;
   if (KernelStatus s = DecodeWithPagedKv(dec, stream); !s.ok()) return s;
 
-  // 3. Merge the suffix state into the prefix state held in o.
-  MergeStateParams merge;
-  merge.dtype = p.dtype;
-  merge.o_a = p.o;
-  merge.lse_a = ws.prefix_lse;
-  merge.o_b = ws.suffix_o;
-  merge.lse_b = ws.suffix_lse;
-  merge.num_rows = num_seqs;
-  merge.num_heads = p.num_q_heads;
-  merge.head_dim = p.kv.head_dim;
-  if (KernelStatus s = MergeState(merge, stream); !s.ok()) return s;
-  if (p.maybe_lse != nullptr) {
-    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(p.maybe_lse, ws.prefix_lse,
-                                         static_cast<int64_t>(num_seqs) * p.num_q_heads * sizeof(float),
-                                         cudaMemcpyDeviceToDevice, stream));
-  }
+  // 2. Shared prefixes: per group, a non-causal "prefill" whose query tokens are the
+  //    group's sequences, split over the prefix keys; its merge pass also folds in the
+  //    suffix state, writing o and maybe_lse.
+  PrefillParams pre;
+  pre.dtype = p.dtype;
+  pre.kv_source = KvSource::kPaged;
+  pre.q = p.q;
+  pre.o = p.o;
+  pre.maybe_lse = p.maybe_lse;
+  pre.k_cache = p.k_cache;
+  pre.v_cache = p.v_cache;
+  pre.kv = p.kv;
+  pre.batch.num_seqs = p.num_groups;
+  pre.batch.q_indptr = p.group_indptr;
+  pre.batch.kv_lens = p.prefix_lens;
+  pre.batch.block_indptr = p.prefix_block_indptr;
+  pre.batch.block_ids = p.prefix_block_ids;
+  pre.num_q_heads = p.num_q_heads;
+  pre.sm_scale = p.sm_scale;
+  pre.causal = false;
+  pre.max_q_len = p.max_group_size;
+  prefix.extra_o = ws.suffix_o;
+  prefix.extra_lse = ws.suffix_lse;
+  if (KernelStatus s = LaunchAttentionCore(pre, prefix, stream); !s.ok()) return s;
   return KernelStatus::Ok();
 }
 

@@ -19,7 +19,8 @@ int64_t CascadeWorkspaceBytes(int32_t num_groups, int32_t num_seqs, int32_t num_
                               int32_t head_dim, int32_t max_group_size, int32_t max_prefix_len,
                               int32_t max_suffix_len);
 
-// head_dim 64 or 128; kF16 or kBF16. Three launches: prefix, suffix, merge.
+// head_dim 64 or 128; kF16 or kBF16. Three launches: suffix decode, prefix attention
+// (split over the prefix keys), one merge of the prefix chunks and the suffix state.
 KernelStatus CascadeDecode(const CascadeDecodeParams& params, cudaStream_t stream);
 
 }  // namespace radixserve::kernels::cuda

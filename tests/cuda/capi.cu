@@ -266,4 +266,18 @@ int rs_cascade(int dtype, const void* q, void* o, float* lse, const void* k_cach
   return Report(rc::CascadeDecode(p, Stream(stream)));
 }
 
+int rs_merge_state(int dtype, void* o_a, float* lse_a, const void* o_b, const float* lse_b, int num_rows,
+                   int num_heads, int head_dim, void* stream) {
+  rk::MergeStateParams p;
+  p.dtype = static_cast<rk::ScalarType>(dtype);
+  p.o_a = o_a;
+  p.lse_a = lse_a;
+  p.o_b = o_b;
+  p.lse_b = lse_b;
+  p.num_rows = num_rows;
+  p.num_heads = num_heads;
+  p.head_dim = head_dim;
+  return Report(rc::MergeState(p, Stream(stream)));
+}
+
 }  // extern "C"

@@ -29,6 +29,7 @@ _SIGNATURES = {
     "rs_quant_gemm": [_I, _P, _P, _P, _P, _P, _I, _I, _I, _I, _P],
     "rs_decode": [_I, _P, _P, _P, _P, _P, _I, _I, _I, _I, _I, _P, _P, _P, _I, _F, _I, _P, _I64, _P],
     "rs_prefill": [_I, _I, _P, _P, _P, _P, _P, _I, _I, _I, _I, _I, _P, _P, _P, _P, _P, _I, _F, _I, _I, _P],
+    "rs_merge_state": [_I, _P, _P, _P, _P, _I, _I, _I, _P],
     "rs_cascade": [_I, _P, _P, _P, _P, _P, _I, _I, _I, _I, _I, _P, _P, _P, _P, _I, _P, _P, _P, _I, _F,
                    _I, _I, _I, _P, _I64, _P],
 }

@@ -217,12 +217,39 @@ def test_cascade(lib, c):
     run_cascade(lib, c, [(3, 50), (2, 64)], 16, 2, 128, 1, torch.bfloat16, max_suffix=30)
 
 
+def test_merge_state(lib, c):
+    """Two decode states over disjoint key halves merge into the state over all keys."""
+    for dtype in [torch.float32, torch.bfloat16]:
+        rows, h, d = 7, 12, 128
+        q = torch.randn(rows, h, d, device="cuda")
+        k = torch.randn(rows, 300, d, device="cuda")
+        v = torch.randn(rows, 300, d, device="cuda")
+        s = torch.einsum("rhd,rkd->rhk", q.double(), k.double()) / math.sqrt(d)
+        def state(sl):
+            ss = s[..., sl]
+            return torch.einsum("rhk,rkd->rhd", torch.softmax(ss, -1), v.double()[:, sl]), torch.logsumexp(ss, -1)
+        oa, la = state(slice(0, 123))
+        ob, lb = state(slice(123, 300))
+        ob_t = ob.to(dtype)
+        oa_t = oa.to(dtype).contiguous()
+        la_t, lb_t = la.float().contiguous(), lb.float().contiguous()
+        la_t[0, 0] = float("-inf")  # an empty state on one side
+        ref_o, ref_l = state(slice(0, 300))
+        ref_o[0, 0], ref_l[0, 0] = ob[0, 0], lb[0, 0]
+        lib.rs_merge_state(rs.DTYPE_CODE[dtype], rs.ptr(oa_t), rs.ptr(la_t), rs.ptr(ob_t), rs.ptr(lb_t), rows, h, d,
+                           rs.stream())
+        torch.cuda.synchronize()
+        c.check(f"merge_state {dtype} o", oa_t, ref_o, rs.tol_for(dtype) if dtype == torch.float32 else 1e-2)
+        c.check(f"merge_state {dtype} lse", la_t, ref_l, 1e-5)
+
+
 def run(lib):
     random.seed(torch.seed() % 2**32)
     c = rs.Checker("attention")
     test_decode(lib, c)
     test_prefill(lib, c)
     test_cascade(lib, c)
+    test_merge_state(lib, c)
     return c.summary()
 
 
