@@ -1,0 +1,39 @@
+// The CPU backend's physical KV storage: per layer a K pool and a V pool of float blocks
+// in the layout of kernels/paged_kv.h, for the "device" pool and the host swap pool alike
+// (both live in RAM on this backend; swapping is a copy between them).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "backend/backend.h"
+#include "kernels/paged_kv.h"
+
+namespace radixserve::backend::cpu {
+
+class CpuKvPool {
+ public:
+  CpuKvPool(int32_t num_layers, int64_t num_blocks, const kernels::PagedKvView& view);
+
+  int64_t num_blocks() const { return num_blocks_; }
+  int64_t block_bytes() const { return block_floats_ * static_cast<int64_t>(sizeof(float)); }
+  float* k(int32_t layer) { return pools_[2 * layer].get(); }
+  float* v(int32_t layer) { return pools_[2 * layer + 1].get(); }
+  // Base pointers of every pool, K and V of each layer in turn (memory_ops' pool arrays).
+  const std::vector<void*>& pool_ptrs() const { return pool_ptrs_; }
+
+ private:
+  int64_t num_blocks_;
+  int64_t block_floats_;
+  std::vector<std::unique_ptr<float[]>> pools_;
+  std::vector<void*> pool_ptrs_;
+};
+
+// Checks that every pair indexes its pools: InvalidArgument naming the bad pair.
+absl::Status CheckBlockPairs(std::span<const BlockCopy> pairs, int64_t src_blocks, int64_t dst_blocks,
+                             const char* what);
+
+}  // namespace radixserve::backend::cpu

@@ -1,0 +1,41 @@
+// The weights of a Llama-family model as the CPU forward reads them. Matmul weights point
+// straight into the ModelSource (the file mapping: no copy, whatever the type); the small
+// vectors (norm weights, biases, rope frequency divisors) are converted to float once.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/rope_params.h"
+#include "model/model_source.h"
+
+namespace radixserve::backend::cpu {
+
+struct CpuLayerWeights {
+  std::vector<float> attn_norm;  // [hidden]
+  kernels::cpu::MatmulWeight q, k, v;   // [q_dim, hidden], [kv_dim, hidden] x2
+  std::vector<float> q_bias, k_bias, v_bias;  // empty unless attention_bias
+  kernels::cpu::MatmulWeight o;         // [hidden, q_dim]
+  std::vector<float> ffn_norm;   // [hidden]
+  kernels::cpu::MatmulWeight gate, up;  // [ffn, hidden]
+  kernels::cpu::MatmulWeight down;      // [hidden, ffn]
+};
+
+struct CpuWeights {
+  kernels::cpu::MatmulWeight token_embd;  // [vocab, hidden]: rows dequantized on lookup
+  kernels::cpu::MatmulWeight output;      // [vocab, hidden]: token_embd when tied
+  std::vector<float> output_norm;         // [hidden]
+  std::vector<float> rope_freq_factors;   // [head_dim / 2] or empty
+  kernels::RopeStyle rope_style = kernels::RopeStyle::kNormal;
+  std::vector<CpuLayerWeights> layers;
+};
+
+// Resolves every tensor the architecture needs (ModelSource::Open already checked that
+// they exist with the right shapes). InvalidArgument for a weight type the CPU matmul
+// cannot compute on, naming the tensor.
+absl::StatusOr<CpuWeights> LoadCpuWeights(const model::ModelSource& source);
+
+}  // namespace radixserve::backend::cpu
