@@ -88,9 +88,11 @@ class Cursor {
   // Rejects `count` elements of at least `min_size` bytes each that cannot fit.
   absl::Status CheckCount(uint64_t count, uint64_t min_size, std::string_view what) const {
     if (min_size != 0 && count > remaining() / min_size) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "GGUF byte %d: %s count %d cannot fit in the remaining %d bytes", pos_, what, count,
-          remaining()));
+      // Either the file is cut short or the count is corrupt; both are data loss.
+      return absl::DataLossError(absl::StrFormat(
+          "GGUF byte %d: %s count %d cannot fit in the remaining %d bytes (truncated file or "
+          "corrupt count)",
+          pos_, what, count, remaining()));
     }
     return absl::OkStatus();
   }
@@ -331,9 +333,9 @@ absl::Status GgufFile::Parse(std::span<const uint8_t> bytes) {
     if (!CheckedAdd(data_start, t.offset, &begin) || !CheckedAdd(begin, t.num_bytes, &end) ||
         end > file_size) {
       return absl::DataLossError(absl::StrFormat(
-          "GGUF: tensor '%s' data [%d, +%d) at data offset %d lies outside the %d-byte file "
-          "(data section starts at byte %d)",
-          t.name, t.offset, t.num_bytes, t.offset, file_size, data_start));
+          "GGUF: tensor '%s' (%d bytes at data offset %d; the data section starts at byte %d) "
+          "lies outside the %d-byte file",
+          t.name, t.num_bytes, t.offset, data_start, file_size));
     }
     t.data = bytes.subspan(begin, t.num_bytes);
   }
