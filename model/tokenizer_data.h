@@ -24,6 +24,12 @@ struct TokenizerData {
   // Pre-tokenizer family name as GGUF spells it (tokenizer.ggml.pre): "smollm",
   // "llama-bpe", "qwen2", "gpt2", "default", ...; selects the split regexes.
   std::string pre = "default";
+  // Explicit split regexes (PCRE2 syntax, applied in sequence), e.g. from a
+  // tokenizer.json pre_tokenizer; when non-empty they replace the family's patterns.
+  std::vector<std::string> pre_patterns;
+  // Use a pre-tokenized word directly when it is a vocabulary token (HF BPE
+  // "ignore_merges"; llama.cpp sets it for Llama 3). Also implied by pre "llama-bpe".
+  bool ignore_merges = false;
   std::vector<std::string> tokens;   // id -> piece, in the model's own encoding
   std::vector<float> scores;         // SentencePiece merge priorities (empty for BPE)
   std::vector<TokenType> types;      // id -> type (empty means all normal)

@@ -16,6 +16,8 @@ const Subcommand kSubcommands[] = {
      false, SetupInspect},
     {"dump-tensor", "Write one tensor, dequantized to float32, as raw little-endian bytes",
      true, SetupDumpTensor},
+    {"tokenize", "Encode text (argument or stdin) to token ids", false, SetupTokenize},
+    {"detokenize", "Decode token ids (arguments or stdin) to text", false, SetupDetokenize},
 };
 
 }  // namespace

@@ -23,5 +23,7 @@ struct Subcommand {
 
 SubcommandRun SetupInspect(CLI::App& sub);     // inspect_cmd.cc
 SubcommandRun SetupDumpTensor(CLI::App& sub);  // dump_tensor_cmd.cc
+SubcommandRun SetupTokenize(CLI::App& sub);    // tokenize_cmd.cc
+SubcommandRun SetupDetokenize(CLI::App& sub);  // tokenize_cmd.cc
 
 }  // namespace radixserve::model::cli
