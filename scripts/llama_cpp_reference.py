@@ -59,10 +59,14 @@ PROMPTS = [
 ]
 
 
-def load(path: Path, threads: int, logits_all: bool, n_ctx: int):
+def load(path: Path, threads: int, logits_all: bool, n_ctx: int, kv_f32: bool = False):
     from llama_cpp import Llama
+    kw = {}
+    if kv_f32:   # GGML_TYPE_F32 = 0 for the K and V caches (default is F16)
+        kw = dict(type_k=0, type_v=0)
     return Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512, n_threads=threads,
-                 n_threads_batch=threads, logits_all=logits_all, verbose=False, seed=0)
+                 n_threads_batch=threads, logits_all=logits_all, verbose=False, seed=0,
+                 flash_attn=False, **kw)
 
 
 def version_info() -> dict:
@@ -131,8 +135,10 @@ def part_fixtures(threads: int) -> None:
         gold = load_file(str(d / "golden.safetensors"))
         gj = json.loads((d / "golden.json").read_text())
         res = {"model": d.name, "threads": threads, **version_info(), "types": {}}
-        for q in ["f32", "f16", "q8_0", "q4_1"]:
-            llm = load(d / f"model-{q}.gguf", threads, logits_all=True, n_ctx=128)
+        # "<type>": llama.cpp defaults (F16 KV cache); "<type>+kv_f32": F32 K/V caches
+        for run in ["f32", "f32+kv_f32", "f16", "q8_0", "q4_1", "q4_1+kv_f32"]:
+            q, kv_f32 = run.split("+")[0], run.endswith("+kv_f32")
+            llm = load(d / f"model-{q}.gguf", threads, logits_all=True, n_ctx=128, kv_f32=kv_f32)
             per = {"vs_hf_same_weights": [], "vs_hf_f32": [], "greedy": [], "greedy_agree_hf": []}
             for p in gj["prompts"]:
                 i, ids = p["index"], p["tokens"]
@@ -161,8 +167,8 @@ def part_fixtures(threads: int) -> None:
                 "rel_l2_max_vs_hf_f32": max(e["rel_l2"] for e in per["vs_hf_f32"]),
                 "greedy_tokens_equal_prefix": per["greedy_agree_hf"],
             }
-            res["types"][q] = per
-            print(f"[fixtures] {d.name} {q}: {per['summary']}")
+            res["types"][run] = per
+            print(f"[fixtures] {d.name} {run}: {per['summary']}")
             del llm
         (d / "llama_cpp.json").write_text(json.dumps(res, indent=1) + "\n")
 
