@@ -199,37 +199,22 @@ __global__ void __launch_bounds__(kMmaWarps * 32) QuantMmaKernel(const __grid_co
 #pragma unroll
   for (int nt = 0; nt < kNTiles; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
 
-  // One pipeline stage: this lane's weights of rows g and g + 8, their group scales, and
-  // the first activation row's x, all for one k group. The next stage loads while the
-  // current one computes, so no load latency sits in front of the tensor cores.
-  struct Stage {
-    uint4 wa, wb;
-    uint16_t sa, sb;
-    uint4 x0[Tr::kValsPerLane / 8];
-  };
-  const int groups_per_row = p.k / kInt4GroupSize;  // INT4 scale groups
-  auto load_stage = [&](int grp_idx, Stage& st) {
-    st.wa = __ldcs(reinterpret_cast<const uint4*>(wa + grp_idx * group_bytes));
-    st.wb = __ldcs(reinterpret_cast<const uint4*>(wb + grp_idx * group_bytes));
-    if constexpr (kQuant == WeightQuant::kInt4Group128) {
-      st.sa = p.scales[static_cast<int64_t>(row_a) * groups_per_row + grp_idx];
-      st.sb = p.scales[static_cast<int64_t>(row_b) * groups_per_row + grp_idx];
-    }
-    const int k_lane = grp_idx * Tr::kGroupK + t * Tr::kValsPerLane;
-    const uint4* xp = reinterpret_cast<const uint4*>(p.x + static_cast<int64_t>(g) * p.k + k_lane);
-#pragma unroll
-    for (int v = 0; v < Tr::kValsPerLane / 8; ++v) st.x0[v] = g < p.m ? __ldg(xp + v) : make_uint4(0, 0, 0, 0);
-  };
-
   int grp = warp;
-  Stage cur{};
-  if (grp < num_groups) load_stage(grp, cur);
+  uint4 cur_a = make_uint4(0, 0, 0, 0), cur_b = cur_a;
+  if (grp < num_groups) {
+    cur_a = __ldcs(reinterpret_cast<const uint4*>(wa + grp * group_bytes));
+    cur_b = __ldcs(reinterpret_cast<const uint4*>(wb + grp * group_bytes));
+  }
   for (; grp < num_groups; grp += kMmaWarps) {
-    Stage nxt = cur;
-    if (grp + kMmaWarps < num_groups) load_stage(grp + kMmaWarps, nxt);
+    // Prefetch the next group's weights while this one computes.
+    uint4 nxt_a = cur_a, nxt_b = cur_b;
+    if (grp + kMmaWarps < num_groups) {
+      nxt_a = __ldcs(reinterpret_cast<const uint4*>(wa + (grp + kMmaWarps) * group_bytes));
+      nxt_b = __ldcs(reinterpret_cast<const uint4*>(wb + (grp + kMmaWarps) * group_bytes));
+    }
     const int k_lane = grp * Tr::kGroupK + t * Tr::kValsPerLane;  // this lane's first k
-    const uint32_t wa_w[4] = {cur.wa.x, cur.wa.y, cur.wa.z, cur.wa.w};
-    const uint32_t wb_w[4] = {cur.wb.x, cur.wb.y, cur.wb.z, cur.wb.w};
+    const uint32_t wa_w[4] = {cur_a.x, cur_a.y, cur_a.z, cur_a.w};
+    const uint32_t wb_w[4] = {cur_b.x, cur_b.y, cur_b.z, cur_b.w};
     float part[kNTiles][4];
 #pragma unroll
     for (int nt = 0; nt < kNTiles; ++nt) part[nt][0] = part[nt][1] = part[nt][2] = part[nt][3] = 0.0f;
@@ -238,17 +223,19 @@ __global__ void __launch_bounds__(kMmaWarps * 32) QuantMmaKernel(const __grid_co
       // x row m = nt * 8 + g: this lane's kValsPerLane activations (zero past m).
       const int m = nt * 8 + g;
       uint32_t xw[Tr::kValsPerLane / 2];
+      if (m < p.m) {
+        const uint4* xp = reinterpret_cast<const uint4*>(p.x + static_cast<int64_t>(m) * p.k + k_lane);
 #pragma unroll
-      for (int v = 0; v < Tr::kValsPerLane / 8; ++v) {
-        uint4 u = cur.x0[v];
-        if (nt > 0) {
-          u = m < p.m ? __ldg(reinterpret_cast<const uint4*>(p.x + static_cast<int64_t>(m) * p.k + k_lane) + v)
-                      : make_uint4(0, 0, 0, 0);
+        for (int v = 0; v < Tr::kValsPerLane / 8; ++v) {
+          const uint4 u = __ldg(xp + v);
+          xw[4 * v] = u.x;
+          xw[4 * v + 1] = u.y;
+          xw[4 * v + 2] = u.z;
+          xw[4 * v + 3] = u.w;
         }
-        xw[4 * v] = u.x;
-        xw[4 * v + 1] = u.y;
-        xw[4 * v + 2] = u.z;
-        xw[4 * v + 3] = u.w;
+      } else {
+#pragma unroll
+        for (int v = 0; v < Tr::kValsPerLane / 2; ++v) xw[v] = 0u;
       }
 #pragma unroll
       for (int s = 0; s < Tr::kKSteps; ++s) {
@@ -274,8 +261,9 @@ __global__ void __launch_bounds__(kMmaWarps * 32) QuantMmaKernel(const __grid_co
       }
     }
     if constexpr (kQuant == WeightQuant::kInt4Group128) {
-      const float sa = Bf16BitsToFloat(cur.sa);
-      const float sb = Bf16BitsToFloat(cur.sb);
+      const int groups_per_row = p.k / kInt4GroupSize;
+      const float sa = Bf16BitsToFloat(p.scales[static_cast<int64_t>(row_a) * groups_per_row + grp]);
+      const float sb = Bf16BitsToFloat(p.scales[static_cast<int64_t>(row_b) * groups_per_row + grp]);
 #pragma unroll
       for (int nt = 0; nt < kNTiles; ++nt) {
         acc[nt][0] = fmaf(part[nt][0], sa, acc[nt][0]);
@@ -290,7 +278,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32) QuantMmaKernel(const __grid_co
         for (int e = 0; e < 4; ++e) acc[nt][e] += part[nt][e];
       }
     }
-    cur = nxt;
+    cur_a = nxt_a;
+    cur_b = nxt_b;
   }
 
   // Split-k reduction across the block's warps.
