@@ -37,6 +37,32 @@ def main():
     y = torch.empty(1, N, device="cuda", dtype=bf)
     for _ in range(2):
         lib.rs_quant_gemm(1, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), 1, N, K, 0, st)
+    # Cascade: 64 sequences sharing a 4096-token prefix, 128-token suffixes.
+    B, HQ, HK, D, BS, P, S = 64, 32, 8, 128, 16, 4096, 128
+    kv = PagedKv([P] + [S] * B, HK, D, BS, bf, extra_blocks=0)
+    counts = [len(t) for t in kv.tables]
+    flat = [b for t in kv.tables for b in t]
+    pre_indptr = torch.tensor([0, counts[0]], dtype=torch.int32, device="cuda")
+    suf_indptr = torch.tensor([sum(counts[1:i + 1]) for i in range(B + 1)], dtype=torch.int32, device="cuda")
+    pre_ids = torch.tensor(flat[:counts[0]], dtype=torch.int32, device="cuda")
+    suf_ids = torch.tensor(flat[counts[0]:], dtype=torch.int32, device="cuda")
+    gi = torch.tensor([0, B], dtype=torch.int32, device="cuda")
+    pl = torch.tensor([P], dtype=torch.int32, device="cuda")
+    sl = torch.full((B,), S, dtype=torch.int32, device="cuda")
+    q = torch.randn(B, HQ, D, device="cuda", dtype=bf)
+    o = torch.empty_like(q)
+    wsb = lib.rs_cascade_workspace_bytes(1, B, HQ, HK, D, B, P, S)
+    ws = torch.empty(wsb, device="cuda", dtype=torch.uint8)
+    for _ in range(2):
+        lib.rs_cascade(rs.BF16, rs.ptr(q), rs.ptr(o), None, rs.ptr(kv.k_cache), rs.ptr(kv.v_cache), kv.num_blocks, BS,
+                       HK, D, 1, rs.ptr(gi), rs.ptr(pl), rs.ptr(pre_indptr), rs.ptr(pre_ids), B, rs.ptr(sl),
+                       rs.ptr(suf_indptr), rs.ptr(suf_ids), HQ, 1 / math.sqrt(D), B, P, S, rs.ptr(ws), wsb, st)
+    # RMSNorm without residual.
+    xr = torch.randn(16384, 4096, device="cuda", dtype=bf)
+    wr = torch.randn(4096, device="cuda", dtype=bf)
+    outr = torch.empty_like(xr)
+    for _ in range(2):
+        lib.rs_rmsnorm(rs.BF16, rs.ptr(xr), rs.ptr(outr), None, rs.ptr(wr), 16384, 4096, 1e-6, st)
     # Prefill, contiguous, bench shape.
     B, H, L, D = 4, 32, 4096, 128
     q = torch.randn(B * L, H, D, device="cuda", dtype=bf)
