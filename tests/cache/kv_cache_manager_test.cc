@@ -383,3 +383,40 @@ TEST_F(KvCacheManagerTest, ListSessionsIsSortedAndStatsAddUp) {
 
 }  // namespace
 }  // namespace radixserve::cache
+
+namespace radixserve::cache {
+namespace {
+
+TEST(SessionStateTest, Names) {
+  EXPECT_STREQ(SessionStateName(SessionState::kIdle), "idle");
+  EXPECT_STREQ(SessionStateName(SessionState::kRunning), "running");
+  EXPECT_STREQ(SessionStateName(SessionState::kSwapped), "swapped");
+}
+
+TEST_F(KvCacheManagerTest, LfuPolicyIsSelectable) {
+  KvCacheOptions o;
+  o.block_size = 4;
+  o.num_device_blocks = 8;
+  o.eviction_policy = EvictionPolicyKind::kLfu;
+  auto m = Make(o);
+  EXPECT_STREQ(m->tree().policy().name(), "lfu");
+  const std::string a = Prefilled(*m, Seq(8));
+  EXPECT_INVARIANTS(*m);
+  (void)a;
+}
+
+TEST_F(KvCacheManagerTest, TreeStatsCountQueriesAndHits) {
+  auto m = Make(16);
+  Prefilled(*m, Seq(12));
+  Prefilled(*m, Seq(12));
+  const RadixTreeStats st = m->Stats().tree;
+  EXPECT_EQ(st.queries, 2);
+  EXPECT_EQ(st.hits, 1);
+  EXPECT_EQ(st.queried_tokens, 22);  // 11 + 11: the last token is never queried
+  EXPECT_EQ(st.hit_tokens, 8);
+  EXPECT_EQ(st.cached_blocks, 3);
+  EXPECT_EQ(st.evictable_blocks, 0);
+}
+
+}  // namespace
+}  // namespace radixserve::cache
