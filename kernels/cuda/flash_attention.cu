@@ -361,12 +361,17 @@ __global__ void MergeChunksKernel(const __grid_constant__ PrefillParams p, const
   const int d = threadIdx.x;
   const int head_dim = blockDim.x;
   const int64_t rows = static_cast<int64_t>(split.num_q_tokens) * p.num_q_heads;
+  // Every thread reads all chunk lse values (broadcast loads), then the o values with
+  // several loads in flight: the merge is latency-bound otherwise.
+  constexpr int kUnroll = 8;
   float mm = -INFINITY;
+#pragma unroll kUnroll
   for (int c = 0; c < split.num_chunks; ++c) mm = fmaxf(mm, split.partial_lse[c * rows + row]);
   const float extra_lse2 = split.extra_o != nullptr ? split.extra_lse[row] * kLog2e : -INFINITY;
   mm = fmaxf(mm, extra_lse2);
   float ll = 0.0f, oo = 0.0f;
   if (mm != -INFINITY) {
+#pragma unroll kUnroll
     for (int c = 0; c < split.num_chunks; ++c) {
       const float w = exp2f(split.partial_lse[c * rows + row] - mm);
       ll += w;

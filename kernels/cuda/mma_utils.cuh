@@ -36,12 +36,14 @@ __device__ __forceinline__ void LdMatrixX4Trans(uint32_t* r, const void* smem) {
 }
 
 // d[4] += a[4] (16x16, row-major) * b[2] (16x8, column-major), float accumulators.
+// Not volatile: the instruction has no side effects besides its outputs, so the compiler
+// may schedule loads around it.
 template <typename T>
 __device__ __forceinline__ void Mma16816(float* d, const uint32_t* a, const uint32_t* b);
 
 template <>
 __device__ __forceinline__ void Mma16816<__nv_bfloat16>(float* d, const uint32_t* a, const uint32_t* b) {
-  asm volatile(
+  asm(
       "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
@@ -49,7 +51,7 @@ __device__ __forceinline__ void Mma16816<__nv_bfloat16>(float* d, const uint32_t
 }
 template <>
 __device__ __forceinline__ void Mma16816<__half>(float* d, const uint32_t* a, const uint32_t* b) {
-  asm volatile(
+  asm(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])

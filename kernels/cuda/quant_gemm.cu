@@ -213,6 +213,13 @@ __global__ void __launch_bounds__(kMmaWarps * 32) QuantMmaKernel(const __grid_co
       nxt_b = __ldcs(reinterpret_cast<const uint4*>(wb + (grp + kMmaWarps) * group_bytes));
     }
     const int k_lane = grp * Tr::kGroupK + t * Tr::kValsPerLane;  // this lane's first k
+    // Scales first: their latency then hides behind the dequantization and the mma.
+    float sa = 1.0f, sb = 1.0f;
+    if constexpr (kQuant == WeightQuant::kInt4Group128) {
+      const int groups_per_row = p.k / kInt4GroupSize;
+      sa = Bf16BitsToFloat(__ldg(p.scales + static_cast<int64_t>(row_a) * groups_per_row + grp));
+      sb = Bf16BitsToFloat(__ldg(p.scales + static_cast<int64_t>(row_b) * groups_per_row + grp));
+    }
     const uint32_t wa_w[4] = {cur_a.x, cur_a.y, cur_a.z, cur_a.w};
     const uint32_t wb_w[4] = {cur_b.x, cur_b.y, cur_b.z, cur_b.w};
     float part[kNTiles][4];
@@ -261,9 +268,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32) QuantMmaKernel(const __grid_co
       }
     }
     if constexpr (kQuant == WeightQuant::kInt4Group128) {
-      const int groups_per_row = p.k / kInt4GroupSize;
-      const float sa = Bf16BitsToFloat(p.scales[static_cast<int64_t>(row_a) * groups_per_row + grp]);
-      const float sb = Bf16BitsToFloat(p.scales[static_cast<int64_t>(row_b) * groups_per_row + grp]);
 #pragma unroll
       for (int nt = 0; nt < kNTiles; ++nt) {
         acc[nt][0] = fmaf(part[nt][0], sa, acc[nt][0]);

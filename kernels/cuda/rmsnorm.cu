@@ -7,9 +7,11 @@ namespace {
 
 constexpr int kMaxVecsPerThread = 8;
 
-// grid: [num_tokens]; block: enough threads that each holds <= 8 vectors of its row in
-// registers between the sum-of-squares pass and the scaling pass.
-template <typename T>
+// grid: [num_tokens]; block: enough threads that each holds <= kVecs vectors of its row
+// in registers between the sum-of-squares pass and the scaling pass. kVecs = 2 for rows
+// up to 2048 vectors keeps registers low enough for a full SM of warps (the loads are
+// latency-bound, so occupancy is bandwidth); 8 covers rows up to 8192 vectors.
+template <typename T, int kVecs>
 __global__ void RmsNormKernel(const __grid_constant__ RmsNormParams p) {
   using V = Vec16<T>;
   constexpr int kVec = V::kSize;
@@ -21,10 +23,10 @@ __global__ void RmsNormKernel(const __grid_constant__ RmsNormParams p) {
   T* out = static_cast<T*>(p.out) + row * p.hidden;
   const T* w = static_cast<const T*>(p.weight);
 
-  float vals[kMaxVecsPerThread][kVec];
+  float vals[kVecs][kVec];
   float sum_sq = 0.0f;
 #pragma unroll
-  for (int i = 0; i < kMaxVecsPerThread; ++i) {
+  for (int i = 0; i < kVecs; ++i) {
     const int c = threadIdx.x + i * blockDim.x;
     if (c < num_vecs) {
       V xv = LoadVec16(x + c * kVec);
@@ -45,7 +47,7 @@ __global__ void RmsNormKernel(const __grid_constant__ RmsNormParams p) {
   sum_sq = BlockSum(sum_sq, scratch);
   const float inv_rms = rsqrtf(sum_sq / static_cast<float>(p.hidden) + p.eps);
 #pragma unroll
-  for (int i = 0; i < kMaxVecsPerThread; ++i) {
+  for (int i = 0; i < kVecs; ++i) {
     const int c = threadIdx.x + i * blockDim.x;
     if (c < num_vecs) {
       const V wv = LoadVec16(w + c * kVec);
@@ -63,10 +65,17 @@ KernelStatus Launch(const RmsNormParams& p, cudaStream_t stream) {
   KERNEL_CHECK_ARG(p.hidden > 0 && p.hidden % kVec == 0, "rmsnorm: hidden must be a multiple of 16 bytes");
   const int num_vecs = p.hidden / kVec;
   KERNEL_CHECK_ARG(num_vecs <= 1024 * kMaxVecsPerThread, "rmsnorm: hidden too large");
-  int threads = (num_vecs + 3) / 4;
+  constexpr int kSmallVecs = 2;
+  const bool small = num_vecs <= 1024 * kSmallVecs;
+  const int per_thread = small ? kSmallVecs : kMaxVecsPerThread;
+  int threads = (num_vecs + per_thread - 1) / per_thread;
   threads = threads < 32 ? 32 : (threads + 31) / 32 * 32;
   if (threads > 1024) threads = 1024;
-  RmsNormKernel<T><<<p.num_tokens, threads, 0, stream>>>(p);
+  if (small) {
+    RmsNormKernel<T, kSmallVecs><<<p.num_tokens, threads, 0, stream>>>(p);
+  } else {
+    RmsNormKernel<T, kMaxVecsPerThread><<<p.num_tokens, threads, 0, stream>>>(p);
+  }
   CUDA_RETURN_IF_LAUNCH_ERROR();
   return KernelStatus::Ok();
 }
