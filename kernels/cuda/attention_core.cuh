@@ -16,7 +16,7 @@ inline constexpr int kAttnBlockN = 64;  // keys per tile; split chunks are multi
 // How one launch is cut. PrefillParams.batch.q_indptr == nullptr means decode mode: one
 // query token per sequence, token s of q belongs to sequence s.
 struct AttentionLaunch {
-  int32_t warps = 4;         // 1 (decode: 16 packed rows per CTA) or 4 (prefill: 64)
+  int32_t warps = 4;         // 1 (decode: 16 packed rows per CTA) or 4 (prefill: 128)
   int32_t num_chunks = 1;    // split-KV chunks per sequence; 1 writes o directly
   int32_t chunk_size = 0;    // keys per chunk (multiple of kAttnBlockN) when num_chunks > 1
   int32_t num_q_tokens = 0;  // rows of q; indexes the split workspace
@@ -27,6 +27,8 @@ struct AttentionLaunch {
   // Forces the split path (partials + merge) even with one chunk.
   const void* extra_o = nullptr;
   const float* extra_lse = nullptr;
+  // Optional event the merge pass waits for (the extra state produced on another stream).
+  cudaEvent_t merge_after = nullptr;
 };
 
 // Split workspace: partial o [num_chunks, num_q_tokens, num_q_heads, head_dim] float, then

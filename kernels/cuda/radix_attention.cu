@@ -25,6 +25,27 @@ struct CascadeWorkspace {
 
 int64_t AlignUp(int64_t v) { return (v + 255) / 256 * 256; }
 
+// The suffix decode runs on a side stream, concurrently with the prefix pass (each alone
+// leaves most of the GPU idle), and joins before the merge. One side stream and two
+// events per host thread, created on first use on the then-current device; the fork/join
+// through events is also valid inside CUDA-graph capture.
+struct SideStream {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t fork = nullptr;
+  cudaEvent_t join = nullptr;
+  cudaError_t status = cudaSuccess;
+  SideStream() {
+    status = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+    if (status == cudaSuccess) status = cudaEventCreateWithFlags(&fork, cudaEventDisableTiming);
+    if (status == cudaSuccess) status = cudaEventCreateWithFlags(&join, cudaEventDisableTiming);
+  }
+};
+
+SideStream& ThreadSideStream() {
+  thread_local SideStream side;
+  return side;
+}
+
 // The prefix pass: 4-warp CTAs over (group rows, KV head, group); long shared prefixes
 // are split so that a handful of groups still fill the GPU.
 AttentionLaunch PlanPrefix(int32_t num_groups, int32_t num_seqs, int32_t num_q_heads, int32_t num_kv_heads,
@@ -32,7 +53,8 @@ AttentionLaunch PlanPrefix(int32_t num_groups, int32_t num_seqs, int32_t num_q_h
   if (num_groups <= 0 || num_kv_heads <= 0) return AttentionLaunch{};
   const int64_t rows = static_cast<int64_t>(max_group_size) * (num_q_heads / num_kv_heads);
   const int64_t base = (rows + 127) / 128 * num_kv_heads * num_groups;  // 128-row prefill CTAs
-  AttentionLaunch l = PlanSplit(4, base, num_groups, max_prefix_len, 256, 132 * 2);
+  // About one CTA per SM: the suffix decode runs alongside on the other slots.
+  AttentionLaunch l = PlanSplit(4, base, num_groups, max_prefix_len, 256, 132);
   l.num_q_tokens = num_seqs;
   return l;
 }
@@ -75,6 +97,7 @@ KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
                    "cascade: null pointer");
   const int32_t num_seqs = p.suffix.num_seqs;
   if (num_seqs == 0) return KernelStatus::Ok();
+  KERNEL_CHECK_ARG(p.num_groups > 0 && p.max_group_size > 0, "cascade: every sequence belongs to a group");
   AttentionLaunch prefix = PlanPrefix(p.num_groups, num_seqs, p.num_q_heads, p.kv.num_kv_heads, p.max_group_size,
                                       p.max_prefix_len);
   const CascadeWorkspace ws =
@@ -83,7 +106,12 @@ KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
   prefix.workspace_bytes = ws.prefix_ws_bytes;
   KERNEL_CHECK_ARG(p.workspace != nullptr && p.workspace_bytes >= ws.total_bytes, "cascade: workspace too small");
 
-  // 1. Each sequence's own suffix: paged decode into the workspace (state + lse).
+  // 1. Each sequence's own suffix: paged decode into the workspace (state + lse), on the
+  //    side stream.
+  SideStream& side = ThreadSideStream();
+  CUDA_RETURN_IF_ERROR(side.status);
+  CUDA_RETURN_IF_ERROR(cudaEventRecord(side.fork, stream));
+  CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(side.stream, side.fork, 0));
   DecodeParams dec;
   dec.dtype = p.dtype;
   dec.q = p.q;
@@ -98,7 +126,13 @@ KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
   dec.max_kv_len = p.max_suffix_len;
   dec.workspace = ws.decode_ws;
   dec.workspace_bytes = ws.decode_ws_bytes;
-  if (KernelStatus s = DecodeWithPagedKv(dec, stream); !s.ok()) return s;
+  KernelStatus suffix_status = DecodeWithPagedKv(dec, side.stream);
+  // Join even on failure, so the side stream never outlives a capture unjoined.
+  CUDA_RETURN_IF_ERROR(cudaEventRecord(side.join, side.stream));
+  if (!suffix_status.ok()) {
+    CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream, side.join, 0));
+    return suffix_status;
+  }
 
   // 2. Shared prefixes: per group, a non-causal "prefill" whose query tokens are the
   //    group's sequences, split over the prefix keys; its merge pass also folds in the
@@ -123,7 +157,11 @@ KernelStatus CascadeDecode(const CascadeDecodeParams& p, cudaStream_t stream) {
   pre.max_q_len = p.max_group_size;
   prefix.extra_o = ws.suffix_o;
   prefix.extra_lse = ws.suffix_lse;
-  if (KernelStatus s = LaunchAttentionCore(pre, prefix, stream); !s.ok()) return s;
+  prefix.merge_after = side.join;
+  if (KernelStatus s = LaunchAttentionCore(pre, prefix, stream); !s.ok()) {
+    CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream, side.join, 0));
+    return s;
+  }
   return KernelStatus::Ok();
 }
 
