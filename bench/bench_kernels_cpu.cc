@@ -115,6 +115,18 @@ void BM_ModelMatmuls(benchmark::State& state, DType t) {
                  std::string(CpuIsaName(ActiveCpuIsa())) + " threads=" + std::to_string(pool.num_threads()));
 }
 
+// Fork-join cost of one ParallelFor over the pool (the floor under every decode matmul).
+void BM_ThreadPoolDispatch(benchmark::State& state) {
+  ThreadPool& pool = Pool();
+  std::vector<int64_t> sink(pool.num_threads() * 16);
+  for (auto _ : state) {
+    pool.ParallelFor(pool.num_threads(), [&](int64_t b, int64_t e) { sink[b * 16] += e; });
+  }
+  benchmark::DoNotOptimize(sink.data());
+  state.SetLabel("threads=" + std::to_string(pool.num_threads()));
+}
+BENCHMARK(BM_ThreadPoolDispatch)->UseRealTime();
+
 void RegisterAll() {
   struct Shape {
     const char* name;

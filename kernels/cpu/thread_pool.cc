@@ -52,30 +52,52 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::RunImpl(TaskFn fn, void* ctx) {
-  if (num_threads_ == 1 || t_inside_task) {
-    fn(ctx, 0, 1);
-    return;
-  }
-  fn_ = fn;
-  ctx_ = ctx;
-  pending_.store(num_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();  // a syscall only if some worker is blocked
-
-  t_inside_task = true;
-  fn(ctx, 0, num_threads_);
-  t_inside_task = false;
-
-  if (!SpinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; }, spin_us_)) {
-    for (int p = pending_.load(std::memory_order_acquire); p != 0;
-         p = pending_.load(std::memory_order_acquire)) {
-      pending_.wait(p, std::memory_order_acquire);
+int ThreadPool::ClaimAndRun(uint32_t gen) {
+  int ran = 0;
+  for (;;) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    const TaskFn fn = fn_.load(std::memory_order_relaxed);
+    void* ctx = ctx_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (static_cast<uint32_t>(s >> 32) != gen) return ran;  // a newer task: not ours
+      const int chunk = static_cast<int>(s & 0xffffffffu);
+      if (chunk >= num_threads_) return ran;
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        fn(ctx, chunk, num_threads_);
+        ++ran;
+        if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == num_threads_) done_.notify_one();
+        break;
+      }
     }
   }
 }
 
-void ThreadPool::WorkerLoop(int index) {
+void ThreadPool::RunImpl(TaskFn fn, void* ctx) {
+  if (num_threads_ == 1 || t_inside_task) {
+    for (int c = 0; c < num_threads_; ++c) fn(ctx, c, num_threads_);
+    return;
+  }
+  const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  fn_.store(fn, std::memory_order_relaxed);
+  ctx_.store(ctx, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  state_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+  generation_.store(gen, std::memory_order_release);
+  generation_.notify_all();  // a syscall only if some worker is blocked
+
+  t_inside_task = true;
+  ClaimAndRun(gen);
+  t_inside_task = false;
+
+  auto all_done = [&] { return done_.load(std::memory_order_acquire) == num_threads_; };
+  if (!SpinUntil(all_done, spin_us_)) {
+    for (int d = done_.load(std::memory_order_acquire); d != num_threads_; d = done_.load(std::memory_order_acquire)) {
+      done_.wait(d, std::memory_order_acquire);
+    }
+  }
+}
+
+void ThreadPool::WorkerLoop(int /*index*/) {
   t_inside_task = true;  // a worker never dispatches nested work to the pool
   uint32_t seen = 0;
   for (;;) {
@@ -85,8 +107,7 @@ void ThreadPool::WorkerLoop(int index) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_relaxed)) return;
-    fn_(ctx_, index, num_threads_);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    ClaimAndRun(seen);
   }
 }
 

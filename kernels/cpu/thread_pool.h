@@ -3,9 +3,14 @@
 // dispatch must cost about a microsecond: no allocation, no queue, no mutex on the hot
 // path. Workers spin briefly on a generation counter, then block on it (futex).
 //
-// Threading: Run/ParallelFor may be called from one thread at a time (the engine loop);
-// the calling thread takes part as thread 0. A call made from inside a task (nested)
-// runs serially on the calling thread instead of deadlocking.
+// A task is cut into chunks (static partition: chunk c always covers the same range),
+// but chunks are CLAIMED through one atomic counter by whichever thread gets there
+// first, the caller included. So when a worker is descheduled (a busy or oversubscribed
+// machine) the caller runs its chunk instead of waiting a scheduler time slice for it;
+// the caller waits only for chunks another thread has actually started.
+//
+// Threading: Run/ParallelFor may be called from one thread at a time (the engine loop).
+// A call made from inside a task (nested) runs serially on the calling thread.
 #pragma once
 
 #include <atomic>
@@ -27,8 +32,9 @@ class ThreadPool {
 
   int num_threads() const { return num_threads_; }
 
-  // Calls fn(thread_index, num_threads) once on each of the pool's threads and returns
-  // when all have finished. fn must not throw.
+  // Calls fn(chunk, num_threads) once for each chunk in [0, num_threads), each on some
+  // thread of the pool (possibly several chunks on one thread, one after another), and
+  // returns when all have finished. fn must not throw.
   template <typename Fn>
   void Run(Fn&& fn) {
     using F = std::remove_reference_t<Fn>;
@@ -67,12 +73,18 @@ class ThreadPool {
   const int spin_us_;
   std::vector<std::thread> workers_;
 
-  // A new task is published by bumping generation_ after storing fn_/ctx_ (release);
-  // workers acquire generation_ and then read them.
-  TaskFn fn_ = nullptr;
-  void* ctx_ = nullptr;
+  // Runs chunks of task `gen` until none is left; returns how many it ran.
+  int ClaimAndRun(uint32_t gen);
+
+  // A task is published by storing fn_/ctx_, then state_ = (generation << 32 | 0) with
+  // release, then generation_ (what idle workers wait on). A chunk is claimed by a CAS
+  // on state_ that also checks the generation, so a late worker can never run a chunk
+  // of a newer task with an older task's function.
+  std::atomic<TaskFn> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  alignas(64) std::atomic<uint64_t> state_{0};  // generation << 32 | next unclaimed chunk
   alignas(64) std::atomic<uint32_t> generation_{0};
-  alignas(64) std::atomic<int> pending_{0};  // workers still running the current task
+  alignas(64) std::atomic<int> done_{0};  // chunks finished of the current task
   std::atomic<bool> stop_{false};
 };
 

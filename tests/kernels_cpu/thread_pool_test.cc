@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace radixserve::kernels::cpu {
@@ -28,7 +30,7 @@ TEST_P(ThreadPoolTest, ParallelForCoversEveryIndexExactlyOnce) {
   }
 }
 
-TEST_P(ThreadPoolTest, RunCallsEveryThreadOnceAndManyDispatchesComplete) {
+TEST_P(ThreadPoolTest, RunCallsEveryChunkOnceAndManyDispatchesComplete) {
   ThreadPool pool(GetParam(), /*spin_us=*/5);
   std::vector<std::atomic<int>> per_thread(GetParam());
   int64_t total = 0;
@@ -60,6 +62,20 @@ TEST_P(ThreadPoolTest, WorkersWakeAfterBlocking) {
     std::atomic<int> c{0};
     pool.Run([&](int, int) { c.fetch_add(1); });
     EXPECT_EQ(c.load(), GetParam());
+  }
+}
+
+// Chunks are claimed dynamically: a chunk that sleeps does not stop the others from
+// running on other threads, and every chunk still runs exactly once per dispatch.
+TEST_P(ThreadPoolTest, SlowChunkDoesNotLoseOrRepeatWork) {
+  ThreadPool pool(GetParam(), /*spin_us=*/20);
+  for (int iter = 0; iter < 20; ++iter) {
+    std::vector<std::atomic<int>> hits(GetParam());
+    pool.Run([&](int c, int) {
+      if (c == iter % GetParam()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      hits[c].fetch_add(1);
+    });
+    for (int c = 0; c < GetParam(); ++c) ASSERT_EQ(hits[c].load(), 1);
   }
 }
 
