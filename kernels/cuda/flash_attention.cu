@@ -353,38 +353,52 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 2 : 1)
   }
 }
 
-// grid: [num_q_tokens * num_q_heads]; block: head_dim threads. Merges the chunks' partial
-// states (empty chunks carry lse = -inf) into o and maybe_lse.
-template <typename T>
-__global__ void MergeChunksKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
-  const int64_t row = blockIdx.x;
-  const int d = threadIdx.x;
-  const int head_dim = blockDim.x;
+// grid: [ceil(num_q_tokens * num_q_heads / rows_per_block)]; block: 128 threads, each
+// merging 4 consecutive dims of one row (head_dim / 4 threads per row) with 16-byte loads.
+// Merges the chunks' partial states (empty chunks carry lse = -inf), and the optional
+// extra state, into o and maybe_lse.
+template <typename T, int kHeadDim>
+__global__ void __launch_bounds__(128) MergeChunksKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
+  constexpr int kThreadsPerRow = kHeadDim / 4;
+  constexpr int kRowsPerBlock = 128 / kThreadsPerRow;
   const int64_t rows = static_cast<int64_t>(split.num_q_tokens) * p.num_q_heads;
-  // Every thread reads all chunk lse values (broadcast loads), then the o values with
-  // several loads in flight: the merge is latency-bound otherwise.
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kThreadsPerRow;
+  if (row >= rows) return;
+  const int d0 = (threadIdx.x % kThreadsPerRow) * 4;
   constexpr int kUnroll = 8;
   float mm = -INFINITY;
 #pragma unroll kUnroll
   for (int c = 0; c < split.num_chunks; ++c) mm = fmaxf(mm, split.partial_lse[c * rows + row]);
   const float extra_lse2 = split.extra_o != nullptr ? split.extra_lse[row] * kLog2e : -INFINITY;
   mm = fmaxf(mm, extra_lse2);
-  float ll = 0.0f, oo = 0.0f;
+  float ll = 0.0f;
+  float4 oo = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   if (mm != -INFINITY) {
 #pragma unroll kUnroll
     for (int c = 0; c < split.num_chunks; ++c) {
       const float w = exp2f(split.partial_lse[c * rows + row] - mm);
+      const float4 v = *reinterpret_cast<const float4*>(split.partial_o + (c * rows + row) * kHeadDim + d0);
       ll += w;
-      oo += w * split.partial_o[(c * rows + row) * head_dim + d];
+      oo.x += w * v.x;
+      oo.y += w * v.y;
+      oo.z += w * v.z;
+      oo.w += w * v.w;
     }
     if (split.extra_o != nullptr) {
       const float w = exp2f(extra_lse2 - mm);
+      const T* e = static_cast<const T*>(split.extra_o) + row * kHeadDim + d0;
       ll += w;
-      oo += w * ToFloat(static_cast<const T*>(split.extra_o)[row * head_dim + d]);
+      oo.x += w * ToFloat(e[0]);
+      oo.y += w * ToFloat(e[1]);
+      oo.z += w * ToFloat(e[2]);
+      oo.w += w * ToFloat(e[3]);
     }
   }
-  static_cast<T*>(p.o)[row * head_dim + d] = FromFloat<T>(ll > 0.0f ? oo / ll : 0.0f);
-  if (d == 0 && p.maybe_lse) p.maybe_lse[row] = ll > 0.0f ? (mm + log2f(ll)) * kLn2 : -INFINITY;
+  const float inv = ll > 0.0f ? 1.0f / ll : 0.0f;
+  T* out = static_cast<T*>(p.o) + row * kHeadDim + d0;
+  *reinterpret_cast<uint32_t*>(out) = PackPair<T>(oo.x * inv, oo.y * inv);
+  *reinterpret_cast<uint32_t*>(out + 2) = PackPair<T>(oo.z * inv, oo.w * inv);
+  if (d0 == 0 && p.maybe_lse) p.maybe_lse[row] = ll > 0.0f ? (mm + log2f(ll)) * kLn2 : -INFINITY;
 }
 
 template <typename T, int kHeadDim, int kBlockM>
@@ -431,8 +445,10 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
   CUDA_RETURN_IF_LAUNCH_ERROR();
   if (split.write_partial) {
     if (l.merge_after != nullptr) CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream, l.merge_after, 0));
-    MergeChunksKernel<T><<<static_cast<unsigned>(static_cast<int64_t>(l.num_q_tokens) * p.num_q_heads), kHeadDim, 0,
-                           stream>>>(p, split);
+    constexpr int kRowsPerBlock = 128 / (kHeadDim / 4);
+    const int64_t rows = static_cast<int64_t>(l.num_q_tokens) * p.num_q_heads;
+    MergeChunksKernel<T, kHeadDim>
+        <<<static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock), 128, 0, stream>>>(p, split);
     CUDA_RETURN_IF_LAUNCH_ERROR();
   }
   return KernelStatus::Ok();
