@@ -79,19 +79,31 @@ def version_info() -> dict:
     return info
 
 
+def last_logits(llm) -> np.ndarray:
+    """Logits of the last evaluated token (works with and without logits_all)."""
+    if llm._logits_all:
+        return np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+    import llama_cpp
+    ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+    return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).astype(np.float32).copy()
+
+
 def greedy(llm, prompt_ids: list[int], n: int, eos: int | None = None):
     """Argmax decoding; returns tokens, first-step logits, and where EOS came (not stopped)."""
     llm.reset()
     llm.eval(prompt_ids)
-    out, first = [], None
+    out, first, margins = [], None, []
     for _ in range(n):
-        lg = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+        lg = last_logits(llm)
         if first is None:
             first = lg
         t = int(np.argmax(lg))
+        top2 = np.partition(lg, -2)[-2:]
+        margins.append(float(abs(top2[1] - top2[0])))
         out.append(t)
         llm.eval([t])
     eos_at = out.index(eos) if eos is not None and eos in out else None
+    greedy.margins = margins
     return out, first, eos_at
 
 
@@ -107,11 +119,14 @@ def part_smollm2(model: Path, threads: int) -> None:
         ids = llm.tokenize(p["text"].encode("utf-8"), add_bos=False, special=True)
         toks, first, eos_at = greedy(llm, ids, N_GEN, vocab_eos)
         top = np.argsort(-first, kind="stable")[:10]
-        text = llm.detokenize(toks).decode("utf-8", errors="replace")
+        text = llm.detokenize(toks, special=True).decode("utf-8", errors="replace")
         res["prompts"].append({
             "name": p["name"], "chat": p["chat"], "prompt": p["text"],
             "prompt_ids": [int(t) for t in ids], "continuation_ids": toks,
             "continuation_text": text, "eos_at": eos_at,
+            # top-1 minus top-2 logit at each step: a step with a small margin is where a
+            # correct engine with slightly different rounding may pick the other token
+            "step_margins": [round(m, 4) for m in greedy.margins],
             "first_step_top10": [{"id": int(i), "logit": float(first[i])} for i in top],
         })
         print(f"[smollm2] {p['name']}: {len(ids)} prompt ids -> {text!r}")
