@@ -76,6 +76,7 @@ class SafetensorsCheckpoint {
   // Tensor name -> tensor, across all shards. Pointers stay valid for the object's life.
   const std::map<std::string, const SafetensorsTensor*>& tensors() const { return tensors_; }
   size_t num_shards() const { return shards_.size(); }
+  const std::vector<std::unique_ptr<SafetensorsFile>>& shards() const { return shards_; }
 
  private:
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;

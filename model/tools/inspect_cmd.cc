@@ -61,6 +61,11 @@ absl::StatusOr<Json> InspectSafetensors(const InspectOptions& o) {
   Json out;
   out["format"] = "safetensors";
   out["shards"] = ckpt->num_shards();
+  Json meta = Json::object();  // __metadata__ of every shard, merged
+  for (const auto& shard : ckpt->shards()) {
+    for (const auto& [k, v] : shard->metadata()) meta[k] = v;
+  }
+  out["metadata"] = std::move(meta);
   const std::string dir = std::filesystem::is_directory(o.path)
                               ? o.path
                               : std::filesystem::path(o.path).parent_path().string();
@@ -103,7 +108,8 @@ void PrintText(const Json& j) {
   if (j.contains("metadata")) {
     std::cout << "metadata (" << j["metadata"].size() << "):\n";
     for (const auto& [key, v] : j["metadata"].items()) {
-      std::cout << "  " << key << " = " << JsonValueSummary(v) << "\n";
+      std::cout << "  " << key << " = " << (v.is_object() ? JsonValueSummary(v) : v.dump())
+                << "\n";
     }
   }
   if (j.contains("config")) {
