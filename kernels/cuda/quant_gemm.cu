@@ -154,9 +154,10 @@ __global__ void __launch_bounds__(kWarps * 32) QuantGemvKernel(const __grid_cons
 //   INT8 (group of 64 k = 4 lanes x 16 values): word i holds k = 4i .. 4i + 3; k-step i
 //     uses (k 4i, 4i+1) and (4i+2, 4i+3), exactly x's own bf16 pairs.
 //
-// The four warps of a block split k (warp w takes groups w, w + 4, ...) and reduce
-// through shared memory. grid: [ceil(n / 16)]; block: 128 threads.
-constexpr int kMmaWarps = 4;
+// The warps of a block split k (warp w takes groups w, w + warps, ...) and reduce through
+// shared memory: 8 warps for m <= 16 (more loads in flight at small m), 4 beyond (the
+// accumulators grow with m). grid: [ceil(n / 16)]; block: 32 * MmaWarps(kNTiles) threads.
+__host__ __device__ constexpr int MmaWarps(int n_tiles) { return n_tiles <= 2 ? 8 : 4; }
 
 template <WeightQuant kQuant>
 struct QuantTraits {
@@ -182,7 +183,8 @@ __device__ __forceinline__ uint32_t Int8PairToBf16(uint32_t w, int b) {
 }
 
 template <WeightQuant kQuant, int kNTiles>
-__global__ void __launch_bounds__(kMmaWarps * 32) QuantMmaKernel(const __grid_constant__ QuantGemmParams p) {
+__global__ void __launch_bounds__(MmaWarps(kNTiles) * 32) QuantMmaKernel(const __grid_constant__ QuantGemmParams p) {
+  constexpr int kMmaWarps = MmaWarps(kNTiles);
   using Tr = QuantTraits<kQuant>;
   __shared__ float red[kMmaWarps - 1][kNTiles][32][4];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -331,11 +333,11 @@ KernelStatus LaunchMma(const QuantGemmParams& p, cudaStream_t stream) {
   const int blocks = (p.n + 15) / 16;
   const int n_tiles = (p.m + 7) / 8;
   switch (n_tiles) {
-    case 1: QuantMmaKernel<kQuant, 1><<<blocks, kMmaWarps * 32, 0, stream>>>(p); break;
-    case 2: QuantMmaKernel<kQuant, 2><<<blocks, kMmaWarps * 32, 0, stream>>>(p); break;
+    case 1: QuantMmaKernel<kQuant, 1><<<blocks, MmaWarps(1) * 32, 0, stream>>>(p); break;
+    case 2: QuantMmaKernel<kQuant, 2><<<blocks, MmaWarps(2) * 32, 0, stream>>>(p); break;
     case 3:
-    case 4: QuantMmaKernel<kQuant, 4><<<blocks, kMmaWarps * 32, 0, stream>>>(p); break;
-    default: QuantMmaKernel<kQuant, 8><<<blocks, kMmaWarps * 32, 0, stream>>>(p); break;
+    case 4: QuantMmaKernel<kQuant, 4><<<blocks, MmaWarps(4) * 32, 0, stream>>>(p); break;
+    default: QuantMmaKernel<kQuant, 8><<<blocks, MmaWarps(8) * 32, 0, stream>>>(p); break;
   }
   CUDA_RETURN_IF_LAUNCH_ERROR();
   return KernelStatus::Ok();
