@@ -19,8 +19,11 @@ int64_t CascadeWorkspaceBytes(int32_t num_groups, int32_t num_seqs, int32_t num_
                               int32_t head_dim, int32_t max_group_size, int32_t max_prefix_len,
                               int32_t max_suffix_len);
 
-// head_dim 64 or 128; kF16 or kBF16. Three launches: suffix decode, prefix attention
-// (split over the prefix keys), one merge of the prefix chunks and the suffix state.
+// head_dim 64 or 128; kF16 or kBF16. Three launches: the suffix decode on a side stream
+// (one per host thread, created on first use on the current device; forked from and
+// joined back into `stream` with events, so the call is graph-capturable), the prefix
+// attention split over the prefix keys on `stream`, and one merge of the prefix chunks
+// and the suffix state. Not for concurrent use of one thread's calls on several devices.
 KernelStatus CascadeDecode(const CascadeDecodeParams& params, cudaStream_t stream);
 
 }  // namespace radixserve::kernels::cuda
