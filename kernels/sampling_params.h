@@ -8,6 +8,7 @@
 //   4. top-p (top_p < 1): among the top-k survivors with mass Z, keep i iff the mass of
 //      survivors with probability strictly greater than p_i is < top_p * Z.
 //   5. min-p (min_p > 0): keep i iff p_i >= min_p * max(p).
+//      The most likely token always survives steps 3-5 (so top_p <= 0 acts as greedy).
 //   6. Draw u = SampleUniform(seed, offset) in [0, 1); walk the kept tokens in index
 //      order accumulating p and return the first index whose running sum exceeds
 //      u * (sum of kept p); the last kept index if rounding leaves none.
