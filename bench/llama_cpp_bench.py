@@ -17,6 +17,10 @@ Run:   .venv-fixtures/bin/python bench/llama_cpp_bench.py \
            [--model models/SmolLM2-135M-Instruct.Q4_1.gguf] [--threads 2] [--batches 1 4 16] \
            [--pp 512] [--tg 128] [--reps 3] [--json out.json]
 Prints a table and one JSON object (also written to --json).
+Mind the machine's load: llama.cpp's CPU threads meet at a barrier after every op (OpenMP,
+spinning by default), so on an oversubscribed machine 2 threads can be 10x slower than 1;
+the JSON records the load average. OMP_WAIT_POLICY=passive softens that (not llama.cpp's
+default); compare engines only from runs taken in the same conditions.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+_LOG_CB = None
 
 
 def main() -> int:
@@ -48,7 +53,9 @@ def main() -> int:
 
     import llama_cpp as L
 
-    L.llama_log_set(L.llama_log_callback(lambda lvl, txt, ud: None), ctypes.c_void_p())
+    global _LOG_CB  # the ctypes callback must outlive every llama.cpp call
+    _LOG_CB = L.llama_log_callback(lambda lvl, txt, ud: None)
+    L.llama_log_set(_LOG_CB, ctypes.c_void_p())
     L.llama_backend_init()
     mp = L.llama_model_default_params()
     model = L.llama_model_load_from_file(str(a.model).encode(), mp)
@@ -156,6 +163,8 @@ def main() -> int:
         "cpu": platform.processor() or platform.machine(),
         "nproc": os.cpu_count(),
         "timing": "wall clock around llama_decode + llama_synchronize; best of reps",
+        "loadavg_at_end": os.getloadavg(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
         "results": results,
     }
     print()
