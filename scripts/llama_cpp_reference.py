@@ -107,7 +107,7 @@ def greedy(llm, prompt_ids: list[int], n: int, eos: int | None = None):
     return out, first, eos_at
 
 
-def part_smollm2(model: Path, threads: int) -> None:
+def part_smollm2(model: Path, threads: int, out: Path) -> None:
     llm = load(model, threads, logits_all=False, n_ctx=512)
     vocab_eos = llm.token_eos()
     res = {"model": model.name, "n_gen": N_GEN, "method":
@@ -130,7 +130,6 @@ def part_smollm2(model: Path, threads: int) -> None:
             "first_step_top10": [{"id": int(i), "logit": float(first[i])} for i in top],
         })
         print(f"[smollm2] {p['name']}: {len(ids)} prompt ids -> {text!r}")
-    out = FIX / "smollm2_llama_cpp_greedy.json"
     out.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {out}")
 
@@ -193,6 +192,7 @@ def main() -> int:
     ap.add_argument("--part", choices=["all", "smollm2", "fixtures"], default="all")
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=FIX / "smollm2_llama_cpp_greedy.json")
     a = ap.parse_args()
     if a.part in ("all", "fixtures"):
         part_fixtures(a.threads)
@@ -200,7 +200,7 @@ def main() -> int:
         if not a.model.is_file():
             print(f"missing {a.model}: run bash scripts/fetch_model.sh", file=sys.stderr)
             return 1
-        part_smollm2(a.model, a.threads)
+        part_smollm2(a.model, a.threads, a.out)
     return 0
 
 
