@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/flash_attention.h"
+#include "kernels/cpu/paged_attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/cpu/thread_pool.h"
@@ -126,6 +128,74 @@ void BM_ThreadPoolDispatch(benchmark::State& state) {
   state.SetLabel("threads=" + std::to_string(pool.num_threads()));
 }
 BENCHMARK(BM_ThreadPoolDispatch)->UseRealTime();
+
+// Attention at the default model's head layout (9 query heads, 3 KV heads, head_dim 64)
+// over a float32 paged cache of 16-token blocks. Prefill: one sequence of range(0)
+// tokens, causal. Decode: range(1) sequences each with range(0) cached tokens.
+struct AttnBenchCache {
+  PagedKvView kv;
+  std::vector<float> k, v, q, o;
+  std::vector<int32_t> kv_lens, block_indptr, block_ids, q_indptr;
+  AttnBenchCache(int32_t seqs, int32_t len, int32_t q_per_seq) {
+    const int32_t blocks_per_seq = (len + 15) / 16;
+    kv = PagedKvView{seqs * blocks_per_seq, 16, 3, 64};
+    const size_t elems = static_cast<size_t>(kv.num_blocks) * 3 * 16 * 64;
+    std::mt19937 rng(3);
+    k.resize(elems);
+    v.resize(elems);
+    for (size_t i = 0; i < elems; ++i) {
+      k[i] = static_cast<float>(rng() % 2000) * 1e-3f - 1.0f;
+      v[i] = static_cast<float>(rng() % 2000) * 1e-3f - 1.0f;
+    }
+    q.assign(static_cast<size_t>(seqs) * q_per_seq * 9 * 64, 0.1f);
+    o.resize(q.size());
+    for (int32_t s = 0; s <= seqs; ++s) {
+      block_indptr.push_back(s * blocks_per_seq);
+      q_indptr.push_back(s * q_per_seq);
+    }
+    kv_lens.assign(seqs, len);
+    for (int32_t b = 0; b < kv.num_blocks; ++b) block_ids.push_back(b);
+  }
+};
+
+void BM_FlashAttentionPrefill(benchmark::State& state) {
+  const int32_t len = static_cast<int32_t>(state.range(0));
+  AttnBenchCache c(1, len, len);
+  PrefillParams p;
+  p.dtype = ScalarType::kF32;
+  p.q = c.q.data();
+  p.o = c.o.data();
+  p.k_cache = c.k.data();
+  p.v_cache = c.v.data();
+  p.kv = c.kv;
+  p.batch = PagedBatch{1, c.q_indptr.data(), c.kv_lens.data(), c.block_indptr.data(), c.block_ids.data()};
+  p.num_q_heads = 9;
+  p.sm_scale = 0.125f;
+  for (auto _ : state) benchmark::DoNotOptimize(FlashAttentionPrefill(p, &Pool()).ok());
+  // QK^T and PV over the causal half: 2 * 2 * heads * len^2 / 2 * head_dim.
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 9 * len * len * 64 * 1e-9 * state.iterations(),
+                                                 benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_FlashAttentionPrefill)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_PagedAttentionDecode(benchmark::State& state) {
+  const int32_t len = static_cast<int32_t>(state.range(0)), seqs = static_cast<int32_t>(state.range(1));
+  AttnBenchCache c(seqs, len, 1);
+  DecodeParams p;
+  p.dtype = ScalarType::kF32;
+  p.q = c.q.data();
+  p.o = c.o.data();
+  p.k_cache = c.k.data();
+  p.v_cache = c.v.data();
+  p.kv = c.kv;
+  p.batch = PagedBatch{seqs, nullptr, c.kv_lens.data(), c.block_indptr.data(), c.block_ids.data()};
+  p.num_q_heads = 9;
+  p.sm_scale = 0.125f;
+  for (auto _ : state) benchmark::DoNotOptimize(PagedAttentionDecode(p, &Pool()).ok());
+  state.counters["KV GB/s"] = benchmark::Counter(2.0 * seqs * len * 3 * 64 * 4 * 1e-9 * state.iterations(),
+                                                 benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PagedAttentionDecode)->Args({512, 1})->Args({512, 16})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void RegisterAll() {
   struct Shape {
