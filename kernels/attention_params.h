@@ -31,7 +31,7 @@ enum class KvSource : uint8_t {
 // kv_len(s) = batch.kv_lens[s] (paged) or kv_indptr[s+1] - kv_indptr[s] (contiguous),
 // which counts the cached prefix plus the new tokens, so kv_len(s) >= q_len(s).
 struct PrefillParams {
-  ScalarType dtype = ScalarType::kBF16;  // of q, o and K/V (kF16 or kBF16)
+  ScalarType dtype = ScalarType::kBF16;  // of q, o and K/V (kF16 or kBF16 on CUDA; kF32 on the CPU twin)
   KvSource kv_source = KvSource::kPaged;
 
   const void* q = nullptr;   // [num_q_tokens, num_q_heads, head_dim]
@@ -61,7 +61,7 @@ struct PrefillParams {
 // using `workspace` (device memory of at least DecodeWorkspaceBytes(...) bytes, see the
 // backend's launcher header).
 struct DecodeParams {
-  ScalarType dtype = ScalarType::kBF16;  // of q, o and the cache (kF16 or kBF16)
+  ScalarType dtype = ScalarType::kBF16;  // of q, o and the cache (kF16 or kBF16 on CUDA; kF32 on the CPU twin)
 
   const void* q = nullptr;     // [num_seqs, num_q_heads, head_dim]
   void* o = nullptr;           // [num_seqs, num_q_heads, head_dim]
@@ -90,7 +90,7 @@ struct DecodeParams {
 // s attends to prefix + suffix; the result equals decode over the concatenation.
 // A group of one sequence, or prefix_lens[g] == 0, is valid.
 struct CascadeDecodeParams {
-  ScalarType dtype = ScalarType::kBF16;
+  ScalarType dtype = ScalarType::kBF16;  // as DecodeParams::dtype
 
   const void* q = nullptr;     // [num_seqs, num_q_heads, head_dim]
   void* o = nullptr;           // [num_seqs, num_q_heads, head_dim]
