@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "model/gguf.h"
 #include "tests/model/gguf_builder.h"
+#include "tests/model/test_status.h"
 
 namespace radixserve::model {
 namespace {
@@ -28,12 +29,6 @@ absl::Status Parse(const std::vector<uint8_t>& bytes) {
   return GgufFile::FromBytes(bytes).status();
 }
 
-#define EXPECT_STATUS(expr, want_code, substr)            \
-  do {                                                    \
-    const absl::Status s_ = (expr);                       \
-    EXPECT_EQ(s_.code(), absl::StatusCode::want_code) << s_; \
-    EXPECT_THAT(std::string(s_.message()), HasSubstr(substr)); \
-  } while (0)
 
 TEST(GgufReaderTest, ParsesValidFile) {
   const auto bytes = ValidBuilder().Build();
