@@ -236,6 +236,11 @@ absl::StatusOr<TokenizerData> Convert(const Json& root) {
   size_t n = 0;
   for (const auto& [id, text] : entries) n = std::max(n, static_cast<size_t>(id) + 1);
   if (n == 0) return Bad("model.vocab", "empty");
+  // Checked before allocating: a single huge id must not make us reserve gigabytes.
+  if (n > entries.size()) {
+    return Bad("model.vocab", absl::StrCat("ids run to ", n - 1, " but there are only ",
+                                           entries.size(), " tokens: no token has id for the rest"));
+  }
   data.tokens.resize(n);
   std::vector<bool> seen(n, false);
   for (auto& [id, text] : entries) {

@@ -141,6 +141,98 @@ def smollm2_reference(corpus):
     }
 
 
+# Pre-tokenizer families checked on SmolLM2's vocabulary: the GGUF name, and the
+# tokenizer.json pre_tokenizer + ignore_merges Hugging Face ships for that family
+# (None: no Hugging Face equivalent, llama.cpp only).
+LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
+               r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def _split_then_bytelevel(regex):
+    return {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
+         "use_regex": False}]}
+
+
+PRE_FAMILIES = {
+    "llama-bpe": (_split_then_bytelevel(LLAMA3_REGEX), True),
+    "qwen2": (_split_then_bytelevel(QWEN2_REGEX), False),
+    "gpt-2": ({"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+               "use_regex": True}, False),
+    "default": (None, False),
+}
+
+
+def write_vocab_gguf(src, path, pre):
+    """A tensor-less GGUF with `src`'s byte-level vocabulary and pre-tokenizer `pre`."""
+    import gguf
+    r = gguf.GGUFReader(src)
+    def strings(key):
+        f = r.fields[key]
+        return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
+    types = [int(r.fields["tokenizer.ggml.token_type"].parts[i][0])
+             for i in r.fields["tokenizer.ggml.token_type"].data]
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_context_length(512)
+    w.add_embedding_length(64)
+    w.add_block_count(1)
+    w.add_feed_forward_length(128)
+    w.add_head_count(4)
+    w.add_head_count_kv(4)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_dimension_count(16)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(strings("tokenizer.ggml.tokens"))
+    w.add_token_types(types)
+    w.add_token_merges(strings("tokenizer.ggml.merges"))
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_add_bos_token(False)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def pre_variants_reference(corpus):
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+    hf = AutoTokenizer.from_pretrained(os.path.dirname(MODEL), gguf_file=os.path.basename(MODEL))
+    base = json.loads(hf.backend_tokenizer.to_str())
+    families, disagree = {}, []
+    with tempfile.TemporaryDirectory() as work:
+        for pre, (pre_tokenizer, ignore_merges) in PRE_FAMILIES.items():
+            path = os.path.join(work, pre + ".gguf")
+            write_vocab_gguf(MODEL, path, pre)
+            lc = LlamaCppRef(path)
+            hj = None
+            if pre_tokenizer is not None:
+                spec = dict(base)
+                spec["pre_tokenizer"] = pre_tokenizer
+                spec["model"] = dict(base["model"], ignore_merges=ignore_merges)
+                hj = Tokenizer.from_str(json.dumps(spec))
+            cases = []
+            for i, text in enumerate(corpus):
+                case = {"index": i, "llamacpp": {"ids": lc.encode(text, special=True)}}
+                if hj is not None:
+                    case["hf_json"] = {"ids": hj.encode(text, add_special_tokens=False).ids}
+                    if case["hf_json"]["ids"] != case["llamacpp"]["ids"]:
+                        disagree.append({"pre": pre, "index": i, "text": text})
+                cases.append(case)
+            families[pre] = {"hf_pre_tokenizer": pre_tokenizer, "ignore_merges": ignore_merges,
+                             "cases": cases}
+    return {"model": os.path.basename(MODEL),
+            "note": "SmolLM2's vocabulary and merges with other pre-tokenizer families: "
+                    "llama.cpp from a tensor-less GGUF with tokenizer.ggml.pre set, and "
+                    "tokenizers with the matching Hugging Face pre_tokenizer (no HF "
+                    "equivalent for 'default')",
+            "disagreements": disagree, "families": families}
+
+
 def train_spm(corpus, workdir):
     """A SentencePiece BPE model with byte fallback, trained on the corpus plus some
     English, small enough to commit."""
@@ -295,6 +387,20 @@ def main():
         ref = smollm2_reference(corpus)
         write_json(os.path.join(OUT, "smollm2_reference.json"), ref)
         print(f"smollm2: {len(ref['disagreements'])} strings where references disagree")
+        pre = pre_variants_reference(corpus)
+        with open(os.path.join(OUT, "pre_variants_reference.json"), "w", encoding="utf-8") as f:
+            # One line per case keeps the file small and its diffs readable.
+            f.write("{\n")
+            f.write(f'"model":{json.dumps(pre["model"])},\n"note":{json.dumps(pre["note"])},\n')
+            f.write(f'"disagreements":{json.dumps(pre["disagreements"], ensure_ascii=False)},\n')
+            f.write('"families":{\n')
+            fams = []
+            for name, fam in pre["families"].items():
+                head = {k: v for k, v in fam.items() if k != "cases"}
+                body = ",\n".join(json.dumps(c, separators=(",", ":")) for c in fam["cases"])
+                fams.append(f'{json.dumps(name)}:{{"meta":{json.dumps(head)},"cases":[\n{body}\n]}}')
+            f.write(",\n".join(fams) + "\n}}\n")
+        print(f"pre variants: {len(pre['disagreements'])} (family, string) pairs disagree")
     else:
         print(f"smollm2: {MODEL} missing; run scripts/fetch_model.sh", file=sys.stderr)
         return 1

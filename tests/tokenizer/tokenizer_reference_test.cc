@@ -114,7 +114,15 @@ TEST(TokenizerReferenceTest, SmolLm2GgufMatchesLlamaCpp) {
 
 // SmolLM2's vocabulary written out as the tokenizer.json Hugging Face publishes for it
 // (Digits + ByteLevel pre-tokenizer) and read back through the tokenizer.json loader.
-std::string SmolLm2TokenizerJson(const TokenizerData& d) {
+Json SmolLm2PreTokenizer() {
+  return {{"type", "Sequence"},
+          {"pretokenizers",
+           Json::array({{{"type", "Digits"}, {"individual_digits", true}},
+                        {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}})}};
+}
+
+std::string SmolLm2TokenizerJson(const TokenizerData& d, const Json& pre_tokenizer,
+                                 bool ignore_merges) {
   Json vocab = Json::object();
   Json added = Json::array();
   for (size_t id = 0; id < d.tokens.size(); ++id) {
@@ -126,13 +134,9 @@ std::string SmolLm2TokenizerJson(const TokenizerData& d) {
   Json j = {
       {"added_tokens", added},
       {"normalizer", nullptr},
-      {"pre_tokenizer",
-       {{"type", "Sequence"},
-        {"pretokenizers",
-         Json::array({{{"type", "Digits"}, {"individual_digits", true}},
-                      {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}})}}},
+      {"pre_tokenizer", pre_tokenizer},
       {"decoder", {{"type", "ByteLevel"}}},
-      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", d.merges}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", d.merges}, {"ignore_merges", ignore_merges}}},
   };
   return j.dump();
 }
@@ -141,7 +145,7 @@ TEST(TokenizerReferenceTest, SmolLm2TokenizerJsonMatchesHuggingFace) {
   if (!std::filesystem::exists(kDefaultModel)) GTEST_SKIP() << kDefaultModel << " is missing";
   auto gguf_data = LoadTokenizerData(kDefaultModel);
   ASSERT_TRUE(gguf_data.ok()) << gguf_data.status();
-  auto data = TokenizerDataFromJson(SmolLm2TokenizerJson(*gguf_data));
+  auto data = TokenizerDataFromJson(SmolLm2TokenizerJson(*gguf_data, SmolLm2PreTokenizer(), false));
   ASSERT_TRUE(data.ok()) << data.status();
   auto tokenizer = Tokenizer::Create(*std::move(data));
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
@@ -164,6 +168,55 @@ TEST(TokenizerReferenceTest, AddsBosForSentencePieceGguf) {
   ASSERT_FALSE(ids->empty());
   EXPECT_EQ(ids->front(), 1);
   EXPECT_EQ(*(*t)->Decode(*ids, {.skip_special = true}), "hi");
+}
+
+// SmolLM2's vocabulary run through the other pre-tokenizer families (Llama 3, Qwen2,
+// GPT-2, default): ids must equal llama.cpp's on a GGUF that names that family.
+TEST(TokenizerReferenceTest, PreTokenizerFamiliesMatchLlamaCpp) {
+  if (!std::filesystem::exists(kDefaultModel)) GTEST_SKIP() << kDefaultModel << " is missing";
+  auto base = LoadTokenizerData(kDefaultModel);
+  ASSERT_TRUE(base.ok()) << base.status();
+  const Json corpus = ReadJson(std::string(kFixtures) + "corpus.json");
+  const Json fixture = ReadJson(std::string(kFixtures) + "pre_variants_reference.json");
+  ASSERT_GE(fixture["families"].size(), 4u);
+  for (const auto& [family, f] : fixture["families"].items()) {
+    SCOPED_TRACE("pre = " + family);
+    TokenizerData data = *base;
+    data.pre = family;
+    auto t = Tokenizer::Create(std::move(data));
+    ASSERT_TRUE(t.ok()) << t.status();
+    // The same family as Hugging Face's tokenizer.json spells it, through our loader.
+    std::unique_ptr<Tokenizer> from_json;
+    if (!f["meta"]["hf_pre_tokenizer"].is_null()) {
+      auto json_data = TokenizerDataFromJson(SmolLm2TokenizerJson(
+          *base, f["meta"]["hf_pre_tokenizer"], f["meta"]["ignore_merges"].get<bool>()));
+      ASSERT_TRUE(json_data.ok()) << json_data.status();
+      auto created = Tokenizer::Create(*std::move(json_data));
+      ASSERT_TRUE(created.ok()) << created.status();
+      from_json = *std::move(created);
+    }
+    int matched = 0, hf_matched = 0, hf_total = 0, json_matched = 0;
+    for (const Json& c : f["cases"]) {
+      const std::string text = corpus[c["index"].get<size_t>()];
+      auto ids = (*t)->Encode(text, {.add_special = false});
+      ASSERT_TRUE(ids.ok());
+      const auto want = c["llamacpp"]["ids"].get<std::vector<int32_t>>();
+      EXPECT_EQ(*ids, want) << "corpus[" << c["index"] << "] = \"" << Printable(text) << "\"";
+      matched += *ids == want;
+      if (c.contains("hf_json")) {
+        ++hf_total;
+        const auto hf_ids = c["hf_json"]["ids"].get<std::vector<int32_t>>();
+        hf_matched += *ids == hf_ids;
+        auto json_ids = from_json->Encode(text, {.add_special = false});
+        ASSERT_TRUE(json_ids.ok());
+        EXPECT_EQ(*json_ids, hf_ids) << "tokenizer.json form, corpus[" << c["index"] << "]";
+        json_matched += *json_ids == hf_ids;
+      }
+    }
+    std::cout << "pre " << family << ": llamacpp ids " << matched << "/" << f["cases"].size()
+              << ", hf_json ids " << hf_matched << "/" << hf_total
+              << "; loaded from tokenizer.json vs hf_json: " << json_matched << "/" << hf_total << "\n";
+  }
 }
 
 // A long word (no split points) and a long document: merging is O(n log n) per word,
