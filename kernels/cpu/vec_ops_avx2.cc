@@ -102,11 +102,31 @@ void SiluMul(const float* g, const float* u, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = g[i] / (1.0f + ExpScalar(-g[i])) * u[i];
 }
 
+// Horizontal sums of 8 vectors at once: lane j of the result = sum of a[j]'s lanes.
+inline __m256 HSum8(const __m256* a) {
+  const __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+  const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+  const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
 void Scores(const float* q, int64_t ldq, int nq, const float* k, int64_t ldk, int nk, int hd, float scale,
             float* s, int64_t lds) {
+  const __m256 sv = _mm256_set1_ps(scale);
   for (int i = 0; i < nq; ++i) {
     const float* qi = q + i * ldq;
     int j = 0;
+    if (hd % 8 == 0) {
+      for (; j + 8 <= nk; j += 8) {  // 8 keys: one vector of scores, one transpose-reduce
+        __m256 acc[8];
+        for (int t = 0; t < 8; ++t) acc[t] = _mm256_setzero_ps();
+        for (int d = 0; d < hd; d += 8) {
+          const __m256 qv = _mm256_loadu_ps(qi + d);
+          for (int t = 0; t < 8; ++t) acc[t] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (j + t) * ldk + d), acc[t]);
+        }
+        _mm256_storeu_ps(s + i * lds + j, _mm256_mul_ps(sv, HSum8(acc)));
+      }
+    }
     for (; j + 2 <= nk; j += 2) {  // two keys at a time: independent FMA chains
       const float* k0 = k + j * ldk;
       const float* k1 = k0 + ldk;
