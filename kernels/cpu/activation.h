@@ -10,7 +10,8 @@
 namespace radixserve::kernels::cpu {
 
 // Every dtype; float math. The AVX2 path uses a polynomial exp (relative error ~1e-7).
-// pool may be null; rows are split across it.
+// pool may be null; rows are split across it. Precondition: out does not overlap x
+// (rows of out would overwrite inputs another thread has yet to read).
 void SiluAndMul(const SiluAndMulParams& p, ThreadPool* pool = nullptr);
 
 // Float32 form on separate gate and up rows: out[i] = silu(gate[i]) * up[i], i < n.
