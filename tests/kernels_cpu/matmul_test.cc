@@ -84,7 +84,7 @@ TEST(MatmulTest, MatchesDequantizedReferenceAcrossShapesAndIsas) {
   ThreadPool pool(2);
   const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
       {1, 1, 32}, {1, 7, 64}, {1, 17, 576}, {2, 3, 96}, {3, 33, 416}, {5, 9, 160},
-      {8, 4, 32}, {17, 19, 288}, {67, 13, 64}, {4, 64, 1536}};
+      {8, 4, 32}, {17, 19, 288}, {67, 13, 64}, {4, 64, 1536}, {16, 21, 544}, {9, 8, 1536}};
   for (CpuIsa isa : Isas()) {
     for (DType t : kAllTypes) {
       for (auto [m, n, k] : shapes) {
