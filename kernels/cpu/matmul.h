@@ -5,10 +5,15 @@
 // 8-bit blocks (BlockQ8Act, once per call) and the products run as integer dot products,
 // as llama.cpp does; for the float types the products are float FMAs.
 //
-// Work is split over N across the thread pool; for M > 1 each thread walks register
-// tiles of several activation rows x several weight rows, so each weight block is loaded
-// and unpacked once per tile rather than once per activation row. The SIMD path
-// (scalar / AVX2 / AVX-512 VNNI) is chosen at run time (cpu_features.h).
+// Work is split over N across the thread pool. Per thread, by shape and ISA:
+//  * M == 1 (decode): a GEMV that streams 4 weight rows per pass over the activation.
+//  * M > 1: register tiles of several activation rows x several weight rows, so each
+//    weight block is loaded and unpacked once per tile rather than once per row.
+//  * M >= 8 with AVX-512 VNNI: 8 weight rows are repacked (per 128 activation rows) so
+//    that vector lanes are weight rows, and vpdpbusd accumulates 8 outputs at once.
+// The SIMD path (scalar / AVX2 / AVX-512 VNNI) is chosen at run time (cpu_features.h);
+// every path computes the same integer block dots, so results differ between paths only
+// by float summation order.
 #pragma once
 
 #include <cstdint>
