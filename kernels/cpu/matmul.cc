@@ -34,17 +34,21 @@ struct ActScratch {
 
 bool MatmulSupports(DType t) { return IsCpuWeightType(t); }
 
-void Matmul(const float* x, int64_t m, int64_t ldx, const MatmulWeight& w, float* y, int64_t ldy,
-            ThreadPool* pool) {
-  if (m <= 0 || w.n <= 0) return;
+void MatmulShared(const float* x, int64_t m, int64_t ldx, const MatmulOutput* outputs, int num_outputs,
+                  ThreadPool* pool) {
+  if (m <= 0 || num_outputs <= 0) return;
   const internal::MatmulIsa& isa = SelectIsa();
-  internal::MatmulArgs args{w.dtype, static_cast<const uint8_t*>(w.data), RowBytes(w.dtype, w.k),
-                            w.k, x, ldx, nullptr, nullptr, nullptr, m, y, ldy};
-  if (IsQuantized(w.dtype)) {
+  const int64_t k = outputs[0].w.k;
+  bool any_quantized = false;
+  for (int i = 0; i < num_outputs; ++i) any_quantized |= IsQuantized(outputs[i].w.dtype);
+
+  internal::MatmulArgs base{DType::kF32, nullptr, 0, k, x, ldx, nullptr, nullptr, nullptr, m, nullptr, 0};
+  if (any_quantized) {
+    // Scratch owned by the calling thread; workers only read it during this call.
     thread_local ActScratch act;
-    const int64_t blocks = w.k / kQkBlock;
-    const int64_t bpad = internal::PaddedBlocks(w.k);
-    if (static_cast<int64_t>(act.qs.size()) < m * w.k) act.qs.resize(m * w.k);
+    const int64_t blocks = k / kQkBlock;
+    const int64_t bpad = internal::PaddedBlocks(k);
+    if (static_cast<int64_t>(act.qs.size()) < m * k) act.qs.resize(m * k);
     if (static_cast<int64_t>(act.d.size()) < m * bpad) {
       act.d.resize(m * bpad);
       act.s.resize(m * bpad);
@@ -54,7 +58,7 @@ void Matmul(const float* x, int64_t m, int64_t ldx, const MatmulWeight& w, float
     float* s = act.s.data();
     auto quantize = [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
-        isa.quantize_row(x + i * ldx, w.k, qs + i * w.k, d + i * bpad, s + i * bpad);
+        isa.quantize_row(x + i * ldx, k, qs + i * k, d + i * bpad, s + i * bpad);
         std::fill(d + i * bpad + blocks, d + (i + 1) * bpad, 0.0f);
         std::fill(s + i * bpad + blocks, s + (i + 1) * bpad, 0.0f);
       }
@@ -64,17 +68,50 @@ void Matmul(const float* x, int64_t m, int64_t ldx, const MatmulWeight& w, float
     } else {
       quantize(0, m);
     }
-    args.xq = qs;
-    args.xd = d;
-    args.xs = s;
+    base.xq = qs;
+    base.xd = d;
+    base.xs = s;
   }
-  // Chunks are whole register tiles; a thread's chunk of W is read once per m-block.
-  const int64_t scratch_floats = internal::ScratchFloats(w.k);
-  MaybeParallelFor(pool, w.n, isa.nr, [&](int64_t b, int64_t e) {
+  // The outputs' rows, in units of whole register tiles, laid end to end:
+  //   [ out 0: units 0 .. u0 ) [ out 1: u0 .. u0+u1 ) ...   split statically over threads.
+  int64_t stack_ends[8];
+  std::vector<int64_t> heap_ends;
+  int64_t* ends = stack_ends;
+  if (num_outputs > 8) {
+    heap_ends.resize(num_outputs);
+    ends = heap_ends.data();
+  }
+  int64_t total = 0;
+  for (int i = 0; i < num_outputs; ++i) {
+    total += (outputs[i].w.n + isa.nr - 1) / isa.nr;
+    ends[i] = total;
+  }
+  const int64_t scratch_floats = internal::ScratchFloats(k);
+  MaybeParallelFor(pool, total, 1, [&](int64_t ub, int64_t ue) {
     thread_local std::vector<float> scratch;
     if (static_cast<int64_t>(scratch.size()) < scratch_floats) scratch.resize(scratch_floats);
-    isa.range(args, b, e, scratch.data());
+    int64_t first = 0;
+    for (int i = 0; i < num_outputs; ++i) {
+      const int64_t lo = std::max(ub, first), hi = std::min(ue, ends[i]);
+      if (lo < hi) {
+        const MatmulOutput& o = outputs[i];
+        internal::MatmulArgs args = base;
+        args.dtype = o.w.dtype;
+        args.w = static_cast<const uint8_t*>(o.w.data);
+        args.row_bytes = RowBytes(o.w.dtype, k);
+        args.y = o.y;
+        args.ldy = o.ldy;
+        isa.range(args, (lo - first) * isa.nr, std::min(o.w.n, (hi - first) * isa.nr), scratch.data());
+      }
+      first = ends[i];
+    }
   });
+}
+
+void Matmul(const float* x, int64_t m, int64_t ldx, const MatmulWeight& w, float* y, int64_t ldy,
+            ThreadPool* pool) {
+  const MatmulOutput out{w, y, ldy};
+  MatmulShared(x, m, ldx, &out, 1, pool);
 }
 
 }  // namespace radixserve::kernels::cpu

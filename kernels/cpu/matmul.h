@@ -40,6 +40,19 @@ bool MatmulSupports(DType t);
 void Matmul(const float* x, int64_t m, int64_t ldx, const MatmulWeight& w, float* y, int64_t ldy,
             ThreadPool* pool);
 
+// One output of MatmulShared: y[m, w.n] with row stride ldy.
+struct MatmulOutput {
+  MatmulWeight w;
+  float* y = nullptr;
+  int64_t ldy = 0;
+};
+
+// Several products of the SAME activation x[m, k] (Q/K/V, gate/up): x is quantized once
+// and all outputs share one pool dispatch, so the small K/V projections of decode do not
+// each pay a fork-join. Every w.k must be equal. Same preconditions as Matmul.
+void MatmulShared(const float* x, int64_t m, int64_t ldx, const MatmulOutput* outputs, int num_outputs,
+                  ThreadPool* pool);
+
 // Contiguous convenience form: ldx = k, ldy = n.
 inline void Matmul(const float* x, int64_t m, const MatmulWeight& w, float* y, ThreadPool* pool) {
   Matmul(x, m, w.k, w, y, w.n, pool);

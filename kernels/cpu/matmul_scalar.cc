@@ -58,7 +58,7 @@ float DotQuantRow(DType t, const uint8_t* w, const int8_t* xq, const float* xd, 
 }
 
 void ScalarRange(const MatmulArgs& a, int64_t n_begin, int64_t n_end, float* /*scratch*/) {
-  const bool quant = a.xq != nullptr;
+  const bool quant = a.dtype == DType::kQ8_0 || a.dtype == DType::kQ4_0 || a.dtype == DType::kQ4_1;
   const int64_t blocks = a.k / kQkBlock;
   const int64_t bpad = PaddedBlocks(a.k);
   for (int64_t i = 0; i < a.m; ++i) {

@@ -136,6 +136,37 @@ TEST(MatmulTest, SimdQuantizationIsBitIdenticalToScalar) {
   }
 }
 
+// Q/K/V-style products of one activation through MatmulShared equal separate Matmuls
+// (same quantized activations, same per-output arithmetic), for mixed weight types.
+TEST(MatmulTest, SharedActivationEqualsSeparateCalls) {
+  ThreadPool pool(2);
+  const int64_t k = 96;
+  const DType types[] = {DType::kQ4_1, DType::kQ8_0, DType::kBF16, DType::kQ4_0};
+  const int64_t ns[] = {13, 5, 8, 21};
+  std::vector<std::vector<uint8_t>> ws;
+  for (int i = 0; i < 4; ++i) ws.push_back(QuantizeWeights(types[i], RandomFloats(ns[i] * k, 40 + i), ns[i], k));
+  for (CpuIsa isa : Isas()) {
+    ScopedCpuIsa scoped(isa);
+    for (int64_t m : {1, 3, 12}) {
+      const std::vector<float> x = RandomFloats(m * k, 50 + m);
+      // One fused output buffer [m, sum n] like a QKV projection.
+      const int64_t ldy = 13 + 5 + 8 + 21;
+      std::vector<float> fused(m * ldy, NAN), separate(m * ldy, NAN);
+      std::vector<MatmulOutput> outs;
+      int64_t col = 0;
+      for (int i = 0; i < 4; ++i) {
+        const MatmulWeight w{types[i], ws[i].data(), ns[i], k};
+        outs.push_back({w, fused.data() + col, ldy});
+        Matmul(x.data(), m, k, w, separate.data() + col, ldy, nullptr);
+        col += ns[i];
+      }
+      MatmulShared(x.data(), m, k, outs.data(), 4, &pool);
+      for (size_t i = 0; i < fused.size(); ++i)
+        ASSERT_NEAR(fused[i], separate[i], 1e-6f * (1 + std::fabs(separate[i]))) << CpuIsaName(isa) << " m=" << m;
+    }
+  }
+}
+
 TEST(MatmulTest, DequantizeRowMatchesReference) {
   const int64_t k = 96;
   const std::vector<float> wf = RandomFloats(k, 11);
