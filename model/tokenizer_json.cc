@@ -139,6 +139,10 @@ absl::Status ReadNormalizer(const Json& n, const std::string& path, Shape* shape
     }
     return absl::OkStatus();
   }
+  // Qwen2 ships an NFC normalizer. llama.cpp does not apply it either (GGUF carries no
+  // normalizer), so text that is already NFC, which is nearly all text, tokenizes the
+  // same; we follow llama.cpp rather than refuse these files.
+  if (type == "NFC") return absl::OkStatus();
   if (type == "Prepend" && Find(n, "prepend") && n["prepend"] == std::string(kSpmSpace)) {
     shape->prepend_space = true;
     shape->metaspace = true;

@@ -7,6 +7,10 @@
 // Metaspace pre-tokenizer) -> kSentencePieceBpe. Merges may be "a b" strings or
 // ["a", "b"] pairs. added_tokens become control (special) or user-defined tokens. A
 // TemplateProcessing post-processor sets add_bos / add_eos.
+// Known differences from Hugging Face, shared with llama.cpp: an NFC normalizer
+// (Qwen2) is accepted but not applied; Metaspace prepend_scheme "first" is treated as
+// "always" (a "▁" also follows each special token); added-token lstrip/rstrip flags
+// are ignored.
 // Anything else is reported, never guessed: InvalidArgument for malformed JSON or
 // inconsistent ids, Unimplemented for a valid but unsupported component, each naming
 // the JSON path at fault.
