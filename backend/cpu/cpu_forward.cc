@@ -212,9 +212,10 @@ absl::StatusOr<std::span<const float>> CpuForward::Run(const PackedStep& step) {
     norm.weight = w.attn_norm.data();
     kernels::cpu::RmsNorm(norm, &pool_);
 
-    kernels::cpu::Matmul(xn_.data(), t, hidden, w.q, q_.data(), q_dim, &pool_);
-    kernels::cpu::Matmul(xn_.data(), t, hidden, w.k, kv_new_.data(), 2 * kv_dim, &pool_);
-    kernels::cpu::Matmul(xn_.data(), t, hidden, w.v, kv_new_.data() + kv_dim, 2 * kv_dim, &pool_);
+    // Q, K and V read the same normed rows: one dispatch, activations quantized once.
+    const kernels::cpu::MatmulOutput qkv[] = {
+        {w.q, q_.data(), q_dim}, {w.k, kv_new_.data(), 2 * kv_dim}, {w.v, kv_new_.data() + kv_dim, 2 * kv_dim}};
+    kernels::cpu::MatmulShared(xn_.data(), t, hidden, qkv, 3, &pool_);
     AddBias(q_.data(), t, q_dim, w.q_bias);
     AddBias(kv_new_.data(), t, 2 * kv_dim, w.k_bias);
     AddBias(kv_new_.data() + kv_dim, t, 2 * kv_dim, w.v_bias);
@@ -232,8 +233,9 @@ absl::StatusOr<std::span<const float>> CpuForward::Run(const PackedStep& step) {
     norm.weight = w.ffn_norm.data();
     kernels::cpu::RmsNorm(norm, &pool_);
 
-    kernels::cpu::Matmul(xn_.data(), t, hidden, w.gate, gate_up_.data(), 2 * ffn, &pool_);
-    kernels::cpu::Matmul(xn_.data(), t, hidden, w.up, gate_up_.data() + ffn, 2 * ffn, &pool_);
+    const kernels::cpu::MatmulOutput gate_up[] = {{w.gate, gate_up_.data(), 2 * ffn},
+                                                  {w.up, gate_up_.data() + ffn, 2 * ffn}};
+    kernels::cpu::MatmulShared(xn_.data(), t, hidden, gate_up, 2, &pool_);
     kernels::cpu::SiluAndMul(silu, &pool_);
     kernels::cpu::Matmul(act_.data(), t, ffn, w.down, tmp_.data(), hidden, &pool_);
   }

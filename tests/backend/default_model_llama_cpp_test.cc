@@ -1,0 +1,122 @@
+// The default model (SmolLM2-135M-Instruct Q4_1) against llama.cpp: greedy continuations
+// of fixed prompts recorded through llama-cpp-python (scripts/llama_cpp_reference.py,
+// tests/fixtures/models/smollm2_llama_cpp_greedy.json). All prompts decode together in
+// one batch, so this also checks that batching changes nothing.
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend_test_util.h"
+#include "gtest/gtest.h"
+#include "model/tokenizer_loader.h"
+#include "nlohmann/json.hpp"
+
+namespace radixserve::backend {
+namespace {
+
+constexpr char kModel[] = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+constexpr char kReference[] = "tests/fixtures/models/smollm2_llama_cpp_greedy.json";
+
+TEST(DefaultModelTest, GreedyContinuationsMatchLlamaCpp) {
+  // RADIXSERVE_TEST_MODEL swaps in another file of the same model (e.g. dequantized).
+  const char* override_model = std::getenv("RADIXSERVE_TEST_MODEL");
+  const std::string model_path = override_model ? override_model : kModel;
+  if (!std::ifstream(model_path).good()) GTEST_SKIP() << model_path << " missing: run `make model`";
+  const nlohmann::json ref = nlohmann::json::parse(std::ifstream(kReference));
+  const int n_gen = ref["n_gen"];
+  auto tokenizer = model::LoadTokenizer(model_path);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+
+  auto backend = CreateCpuBackend();
+  BackendOptions options;
+  options.num_device_blocks = 256;
+  ASSERT_TRUE(backend->Load(model_path, options).ok());
+
+  struct Seq {
+    std::string name;
+    std::vector<int32_t> tokens, want, got, table;
+    std::vector<float> top10_logits;  // llama.cpp's first-step logits of its top 10
+    std::vector<int32_t> top10_ids;
+  };
+  std::vector<Seq> seqs;
+  int32_t next_block = 0;
+  for (const auto& p : ref["prompts"]) {
+    Seq s;
+    s.name = p["name"];
+    auto ids = (*tokenizer)->Encode(p["prompt"].get<std::string>());
+    ASSERT_TRUE(ids.ok());
+    EXPECT_EQ(*ids, p["prompt_ids"].get<std::vector<int32_t>>()) << s.name << ": tokenization differs";
+    s.tokens = p["prompt_ids"].get<std::vector<int32_t>>();
+    s.want = p["continuation_ids"].get<std::vector<int32_t>>();
+    for (const auto& t : p["first_step_top10"]) {
+      s.top10_ids.push_back(t["id"]);
+      s.top10_logits.push_back(t["logit"]);
+    }
+    const int blocks = static_cast<int>((s.tokens.size() + n_gen + 15) / 16);
+    for (int b = 0; b < blocks; ++b) s.table.push_back(next_block++);
+    seqs.push_back(std::move(s));
+  }
+
+  // Decode all prompts together. At the first step where our greedy token differs from
+  // llama.cpp's, the two candidates must be a near tie in our logits: both engines carry
+  // the noise of 8-bit activation quantization (each ~1-7% of the logits' norm away from
+  // the exact math on the same weights; see the issue note), so a near tie may break
+  // either way, but a clear winner must not. After a divergence the texts differ, so
+  // comparison stops there.
+  constexpr float kNearTie = 1.0f;  // logits
+  std::vector<std::vector<int32_t>> next(seqs.size());
+  std::vector<int> diverged_at(seqs.size(), -1);
+  for (int step = 0; step < n_gen; ++step) {
+    StepBatch batch;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      SequenceStep st;
+      if (step == 0) {
+        st.tokens = seqs[i].tokens;
+      } else {
+        next[i] = {seqs[i].got.back()};
+        st.tokens = next[i];
+        st.start_position = static_cast<int32_t>(seqs[i].tokens.size()) + step - 1;
+      }
+      st.block_table = seqs[i].table;
+      st.sample = true;
+      st.return_logits = true;
+      batch.sequences.push_back(st);
+    }
+    auto result = backend->Forward(batch);
+    ASSERT_TRUE(result.ok()) << result.status();
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      const SequenceResult& r = result->sequences[i];
+      seqs[i].got.push_back(r.token);
+      if (step == 0) {
+        // llama.cpp's 10 largest logits, value by value. Two noisy engines: measured 0.2%
+        // to 12% apart (largest where all logits are small); a wrong weight, layout or
+        // norm is O(1) apart.
+        std::vector<float> ours;
+        for (int32_t id : seqs[i].top10_ids) ours.push_back(r.logits[id]);
+        EXPECT_LT(testing::RelativeError(ours, seqs[i].top10_logits), 0.2)
+            << seqs[i].name << ": ours " << ::testing::PrintToString(ours) << " llama.cpp "
+            << ::testing::PrintToString(seqs[i].top10_logits);
+      }
+      if (diverged_at[i] < 0 && step < static_cast<int>(seqs[i].want.size()) && r.token != seqs[i].want[step]) {
+        diverged_at[i] = step;
+        const float margin = r.logits[r.token] - r.logits[seqs[i].want[step]];
+        EXPECT_LT(margin, kNearTie) << seqs[i].name << " step " << step << ": we chose " << r.token
+                                    << ", llama.cpp " << seqs[i].want[step] << ", not a near tie";
+      }
+    }
+  }
+  int identical = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (diverged_at[i] < 0) ++identical;
+    std::printf("%-14s %s\n", seqs[i].name.c_str(),
+                diverged_at[i] < 0 ? "identical to llama.cpp for all tokens"
+                                   : ("first differs at token " + std::to_string(diverged_at[i])).c_str());
+  }
+  // 3 of 8 on this machine (AVX-512); another ISA rounds differently, so the bound is lower.
+  EXPECT_GE(identical, 2) << "prompts whose whole continuation equals llama.cpp's";
+}
+
+}  // namespace
+}  // namespace radixserve::backend
