@@ -538,8 +538,10 @@ def stage_golden(out: Path, names: list[str]) -> dict:
             "top1_minus_top2_min": float(np.min(srt[:, -1] - srt[:, -2])),
         }
         info["torch"], info["transformers"] = torch.__version__, transformers.__version__
+        # one metadata key only: safetensors keeps metadata in a hash map, so the order of
+        # several keys (and the file's bytes) would change from run to run
         save_file(tensors, str(d / "golden.safetensors"),
-                  metadata={"source": "transformers eager fp32 CPU", "model": name})
+                  metadata={"source": f"transformers eager fp32 CPU, model {name}"})
         (d / "golden.json").write_text(json.dumps(info, indent=1) + "\n")
         report["models"][name] = {k: v for k, v in info.items() if k != "prompts"}
         for q, e in info["rel_err_vs_f32"].items():
