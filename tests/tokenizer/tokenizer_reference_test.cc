@@ -3,12 +3,14 @@
 // (scripts/make_tokenizer_fixtures.py): for the default model (SmolLM2 GGUF, skipped
 // when models/ lacks it) and for a small SentencePiece BPE, loaded both from its
 // tokenizer.json and from its GGUF. Streaming decode is checked on the same ids.
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -217,6 +219,29 @@ TEST(TokenizerReferenceTest, PreTokenizerFamiliesMatchLlamaCpp) {
               << ", hf_json ids " << hf_matched << "/" << hf_total
               << "; loaded from tokenizer.json vs hf_json: " << json_matched << "/" << hf_total << "\n";
   }
+}
+
+// Encode is const and shares a locked word cache: threads encoding at once must each
+// get the single-threaded result.
+TEST(TokenizerReferenceTest, ConcurrentEncodesAgree) {
+  if (!std::filesystem::exists(kDefaultModel)) GTEST_SKIP() << kDefaultModel << " is missing";
+  auto t = LoadTokenizer(kDefaultModel);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const Json corpus = ReadJson(std::string(kFixtures) + "corpus.json");
+  std::vector<std::vector<int32_t>> want;
+  for (const Json& s : corpus) want.push_back(*(*t)->Encode(s.get<std::string>()));
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches = 0;
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (size_t i = 0; i < corpus.size(); ++i) {
+        const size_t j = (i * 7 + k * 13) % corpus.size();  // different orders per thread
+        if (*(*t)->Encode(corpus[j].get<std::string>()) != want[j]) ++mismatches;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 // A long word (no split points) and a long document: merging is O(n log n) per word,
