@@ -59,6 +59,14 @@ PROMPTS = [
 ]
 
 
+def dump_json(obj) -> str:
+    """json with lists of numbers kept on one line (small, still readable)."""
+    import re
+    s = json.dumps(obj, indent=1, ensure_ascii=False)
+    return re.sub(r"\[\s*([-+\d.eE,\s]*?)\s*\]",
+                  lambda m: "[" + re.sub(r"\s+", "", m.group(1)).replace(",", ", ") + "]", s) + "\n"
+
+
 def load(path: Path, threads: int, logits_all: bool, n_ctx: int, kv_f32: bool = False):
     from llama_cpp import Llama
     kw = {}
@@ -130,7 +138,7 @@ def part_smollm2(model: Path, threads: int, out: Path) -> None:
             "first_step_top10": [{"id": int(i), "logit": float(first[i])} for i in top],
         })
         print(f"[smollm2] {p['name']}: {len(ids)} prompt ids -> {text!r}")
-    out.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+    out.write_text(dump_json(res))
     print(f"wrote {out}")
 
 
@@ -184,7 +192,7 @@ def part_fixtures(threads: int) -> None:
             res["types"][run] = per
             print(f"[fixtures] {d.name} {run}: {per['summary']}")
             del llm
-        (d / "llama_cpp.json").write_text(json.dumps(res, indent=1) + "\n")
+        (d / "llama_cpp.json").write_text(dump_json(res))
 
 
 def main() -> int:

@@ -43,6 +43,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "tests" / "fixtures" / "models"
 
+def dump_json(obj) -> str:
+    """json with lists of numbers kept on one line (small, still readable)."""
+    import re
+    s = json.dumps(obj, indent=1, ensure_ascii=False)
+    return re.sub(r"\[\s*([-+\d.eE,\s]*?)\s*\]",
+                  lambda m: "[" + re.sub(r"\s+", "", m.group(1)).replace(",", ", ") + "]", s) + "\n"
+
+
 # --------------------------------------------------------------------------------------
 # Model specs
 # --------------------------------------------------------------------------------------
@@ -542,7 +550,7 @@ def stage_golden(out: Path, names: list[str]) -> dict:
         # several keys (and the file's bytes) would change from run to run
         save_file(tensors, str(d / "golden.safetensors"),
                   metadata={"source": f"transformers eager fp32 CPU, model {name}"})
-        (d / "golden.json").write_text(json.dumps(info, indent=1) + "\n")
+        (d / "golden.json").write_text(dump_json(info))
         report["models"][name] = {k: v for k, v in info.items() if k != "prompts"}
         for q, e in info["rel_err_vs_f32"].items():
             print(f"[golden] {name} {q}: rel_l2 {e['rel_l2_max_over_prompts']:.3e} "
@@ -702,7 +710,7 @@ def main() -> int:
             a.report.write_text(json.dumps(rep, indent=1) + "\n")
     if a.stage in ("all", "check"):
         rep = stage_check(a.out, a.models)
-        (a.out / "numpy_check.json").write_text(json.dumps(rep, indent=1) + "\n")
+        (a.out / "numpy_check.json").write_text(dump_json(rep))
     return 0
 
 
