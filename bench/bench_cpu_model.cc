@@ -3,7 +3,7 @@
 // steps) for B sequences at once, on random token ids. Prints a table and, with --json,
 // writes the rows to a file.
 //
-//   bench_cpu_model --model models/SmolLM2-135M-Instruct.Q4_1.gguf --threads 2 \
+//   bench_cpu_model --model models/SmolLM2-135M-Instruct.Q4_1.gguf --threads 2
 //       --prompt 512 --gen 128 --batches 1,4,16 [--reps 3] [--json out.json]
 #include <algorithm>
 #include <chrono>
