@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# `make run`: the main job on the given model. Until the gRPC service lands this runs the
-# whole in-process path: inspect the model, then answer a chat prompt with the CPU backend.
+# `make run`: starts the radixserve gRPC server on the given model and says how to call
+# it. PORT / METRICS_PORT override the ports; Ctrl-C (SIGINT) shuts it down gracefully.
 set -euo pipefail
 build_dir=$1; model=$2
-"$build_dir/model/radixserve-model" inspect "$model" | head -40
-echo
-"$build_dir/backend/radixserve-generate" --model "$model" --chat --max-tokens 64 \
-  "${PROMPT:-Explain in two sentences what a KV cache is.}"
+port=${PORT:-50051}; metrics_port=${METRICS_PORT:-9090}
+cat <<EOM
+Starting radixserve on $model: gRPC on :$port, Prometheus metrics on :$metrics_port/metrics.
+From another terminal:
+  .venv/bin/python tests/python/radixserve_client.py --port $port "What is a KV cache?"
+  curl -s localhost:$metrics_port/metrics | grep ^radixserve_
+  grpcurl -plaintext localhost:$port list      # server reflection, if grpcurl is installed
+Ctrl-C stops the server.
+EOM
+exec "$build_dir/service/radixserve" --model "$model" --port "$port" --metrics_port "$metrics_port"
