@@ -138,4 +138,24 @@ void AttnPartials::Run(const PagedKvF32& cache, float scale, ThreadPool* pool, f
   if (maybe_lse != nullptr) std::copy(out_lse.begin(), out_lse.end(), maybe_lse);
 }
 
+void AddPagedDecodeTasks(const PagedBatch& batch, const float* q, int32_t nqh, int32_t nkv, int32_t hd,
+                         int32_t split, AttnPartials& parts) {
+  const int32_t group = nqh / nkv;
+  std::vector<const float*> rows(group);
+  std::vector<int64_t> owners(group);
+  for (int32_t s = 0; s < batch.num_seqs; ++s) {
+    const int32_t kv_len = batch.kv_lens[s];
+    const int32_t* blocks = batch.block_ids + batch.block_indptr[s];
+    for (int32_t g = 0; g < nkv; ++g) {
+      for (int r = 0; r < group; ++r) {
+        owners[r] = int64_t{s} * nqh + g * group + r;
+        rows[r] = q + owners[r] * hd;
+      }
+      for (int32_t t0 = 0; t0 < kv_len; t0 += split) {
+        parts.AddTask(rows.data(), owners.data(), group, g, blocks, t0, std::min(kv_len, t0 + split));
+      }
+    }
+  }
+}
+
 }  // namespace radixserve::kernels::cpu::internal

@@ -109,4 +109,11 @@ struct AttnPartials {
            int64_t num_out_rows);
 };
 
+// Adds the decode tasks of every sequence of `batch` over its own KV: for each KV head,
+// the sequence's query heads of that group attend together (the KV is read once for the
+// group), the context cut every `split` tokens. q: [num_seqs, nqh, hd]; output row
+// s * nqh + h.
+void AddPagedDecodeTasks(const PagedBatch& batch, const float* q, int32_t nqh, int32_t nkv, int32_t hd,
+                         int32_t split, AttnPartials& parts);
+
 }  // namespace radixserve::kernels::cpu::internal

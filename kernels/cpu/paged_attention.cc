@@ -1,8 +1,5 @@
 #include "kernels/cpu/paged_attention.h"
 
-#include <algorithm>
-#include <vector>
-
 #include "kernels/cpu/attention_common.h"
 
 namespace radixserve::kernels::cpu {
@@ -12,26 +9,12 @@ absl::Status PagedAttentionDecode(const DecodeParams& p, ThreadPool* pool) {
   if (p.kv.num_kv_heads <= 0 || p.num_q_heads % p.kv.num_kv_heads != 0 || p.kv.head_dim <= 0) {
     return absl::InvalidArgumentError("num_q_heads must be a positive multiple of num_kv_heads");
   }
-  const int32_t nqh = p.num_q_heads, nkv = p.kv.num_kv_heads, group = nqh / nkv, hd = p.kv.head_dim;
+  const int32_t nqh = p.num_q_heads, nkv = p.kv.num_kv_heads, hd = p.kv.head_dim;
   const float* q = static_cast<const float*>(p.q);
   const int32_t split = internal::SplitTokens(p.kv.block_size);
 
   internal::AttnPartials parts;
-  std::vector<const float*> rows(group);
-  std::vector<int64_t> owners(group);
-  for (int32_t s = 0; s < p.batch.num_seqs; ++s) {
-    const int32_t kv_len = p.batch.kv_lens[s];
-    const int32_t* blocks = p.batch.block_ids + p.batch.block_indptr[s];
-    for (int32_t g = 0; g < nkv; ++g) {
-      for (int r = 0; r < group; ++r) {
-        owners[r] = int64_t{s} * nqh + g * group + r;
-        rows[r] = q + owners[r] * hd;
-      }
-      for (int32_t t0 = 0; t0 < kv_len; t0 += split) {
-        parts.AddTask(rows.data(), owners.data(), group, g, blocks, t0, std::min(kv_len, t0 + split));
-      }
-    }
-  }
+  internal::AddPagedDecodeTasks(p.batch, q, nqh, nkv, hd, split, parts);
   parts.Run(internal::PagedKvF32{static_cast<const float*>(p.k_cache), static_cast<const float*>(p.v_cache), p.kv},
             p.sm_scale, pool, static_cast<float*>(p.o), p.maybe_lse, int64_t{p.batch.num_seqs} * nqh);
   return absl::OkStatus();

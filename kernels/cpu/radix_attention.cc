@@ -50,21 +50,7 @@ absl::Status RadixAttentionDecode(const CascadeDecodeParams& p, ThreadPool* pool
     }
   }
   // Then each sequence's own suffix, as in plain paged decode.
-  rows.resize(group);
-  owners.resize(group);
-  for (int32_t s = 0; s < p.suffix.num_seqs; ++s) {
-    const int32_t len = p.suffix.kv_lens[s];
-    const int32_t* blocks = p.suffix.block_ids + p.suffix.block_indptr[s];
-    for (int32_t g = 0; g < nkv; ++g) {
-      for (int r = 0; r < group; ++r) {
-        owners[r] = int64_t{s} * nqh + g * group + r;
-        rows[r] = q + owners[r] * hd;
-      }
-      for (int32_t t0 = 0; t0 < len; t0 += split) {
-        parts.AddTask(rows.data(), owners.data(), group, g, blocks, t0, std::min(len, t0 + split));
-      }
-    }
-  }
+  internal::AddPagedDecodeTasks(p.suffix, q, nqh, nkv, hd, split, parts);
   parts.Run(internal::PagedKvF32{static_cast<const float*>(p.k_cache), static_cast<const float*>(p.v_cache), p.kv},
             p.sm_scale, pool, static_cast<float*>(p.o), p.maybe_lse, int64_t{p.suffix.num_seqs} * nqh);
   return absl::OkStatus();
