@@ -318,6 +318,9 @@ bool Engine::TryStart(Request& r) {
   const int64_t to_append = static_cast<int64_t>(spec.input.size()) + (r.pending >= 0 ? 1 : 0);
   int32_t need = BlocksFor(info->num_tokens + to_append) - info->device_blocks + 1;
   if (swapped) need = BlocksFor(info->num_tokens + to_append) + 1;
+  // Headroom: one block per running request, so new admissions do not immediately force
+  // the running ones to preempt (and drop) them for their next decode block.
+  need += static_cast<int32_t>(running_.size());
   if (!MakeRoom(need)) {
     if (running_.empty() && preempted_.empty()) {
       Finish(r, absl::ResourceExhaustedError("the KV pool cannot hold this request (pinned sessions hold the rest)"),

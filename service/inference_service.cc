@@ -17,12 +17,27 @@ grpc::Status Unavailable() { return grpc::Status(grpc::StatusCode::UNAVAILABLE, 
 // in flight are merged into the next chunk.
 //
 // Lifetime: gRPC owns the reactor from Generate() until OnDone(), which deletes it.
-// OnDone comes only after Finish(), and Finish() only after the engine's on_done (or a
-// failed Submit), so no engine callback can reach a deleted reactor.
+// OnDone comes only after Finish(), which is called once, by whichever thread sees the
+// engine done with nothing left to write. The mutable state lives in a StreamState
+// shared with the engine callbacks, so a thread still unlocking its mutex never touches
+// a deleted reactor; the reactor itself is only used (StartWrite / Finish) by the
+// thread that claimed that transition under the lock, while it is known to be alive.
+struct StreamState {
+  absl::Mutex mu;
+  std::shared_ptr<RequestHandle> handle ABSL_GUARDED_BY(mu);  // reset when the engine is done
+  std::deque<v1::GenerateResponse> queue ABSL_GUARDED_BY(mu);
+  v1::GenerateResponse current;  // being written; changed only while !writing (under mu)
+  bool writing ABSL_GUARDED_BY(mu) = false;
+  bool engine_done ABSL_GUARDED_BY(mu) = false;
+  bool finished ABSL_GUARDED_BY(mu) = false;
+  bool cancelled ABSL_GUARDED_BY(mu) = false;
+  grpc::Status status ABSL_GUARDED_BY(mu);
+};
+
 class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
  public:
   GenerateReactor(RpcContext* ctx, grpc::CallbackServerContext* call, const v1::GenerateRequest& request)
-      : ctx_(ctx), start_(absl::Now()) {
+      : ctx_(ctx), start_(absl::Now()), state_(std::make_shared<StreamState>()) {
     if (!ctx_->accepting.load()) {
       FinishNow(Unavailable());
       return;
@@ -41,39 +56,44 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
     ApplyStop(request.stop(), engine.options().default_max_tokens, &spec);
     if (spec.max_tokens == 0) spec.max_tokens = 1;
     spec.deadline = DeadlineOf(call);
-    logprobs_ = spec.logprobs;
+    const bool logprobs = spec.logprobs;
     GenerateCallbacks callbacks;
-    callbacks.on_token = [this](const TokenEvent& e) { OnToken(e); };
-    callbacks.on_done = [this](GenerateOutcome o) { OnEngineDone(std::move(o)); };
+    // The callbacks hold the state, not the reactor: see the lifetime note above.
+    callbacks.on_token = [st = state_, self = this, logprobs](const TokenEvent& e) {
+      OnToken(*st, self, e, logprobs);
+    };
+    callbacks.on_done = [st = state_, self = this](GenerateOutcome o) { OnEngineDone(*st, self, std::move(o)); };
     auto handle = engine.Submit(std::move(spec), std::move(callbacks));
     if (!handle.ok()) {
       FinishNow(ToGrpc(handle.status()));
       return;
     }
-    absl::MutexLock lock(&mu_);
-    handle_ = *handle;
-    if (cancelled_) handle_->Cancel();
+    absl::MutexLock lock(&state_->mu);
+    if (!state_->engine_done) state_->handle = *handle;
+    if (state_->cancelled) (*handle)->Cancel();
   }
 
   void OnWriteDone(bool ok) override {
+    StreamState& st = *state_;
     Action action;
+    grpc::Status status;
     {
-      absl::MutexLock lock(&mu_);
-      writing_ = false;
+      absl::MutexLock lock(&st.mu);
+      st.writing = false;
       if (!ok) {
         // The client is gone: stop generating; Finish once the engine reports.
-        queue_.clear();
-        if (handle_ != nullptr) handle_->Cancel();
+        st.queue.clear();
+        if (st.handle != nullptr) st.handle->Cancel();
       }
-      action = NextAction();
+      action = NextAction(st, &status);
     }
-    Run(action);
+    Run(this, action, status);
   }
 
   void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    cancelled_ = true;
-    if (handle_ != nullptr) handle_->Cancel();
+    absl::MutexLock lock(&state_->mu);
+    state_->cancelled = true;
+    if (state_->handle != nullptr) state_->handle->Cancel();
   }
 
   void OnDone() override { delete this; }
@@ -81,68 +101,65 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
  private:
   enum class Action { kNone, kWrite, kFinish };
 
-  void OnToken(const TokenEvent& e) {
+  static void OnToken(StreamState& st, GenerateReactor* self, const TokenEvent& e, bool logprobs) {
     Action action;
+    grpc::Status status;
     {
-      absl::MutexLock lock(&mu_);
-      v1::GenerateResponse* chunk = Tail();
-      ToProto(e, logprobs_, chunk->add_tokens());
+      absl::MutexLock lock(&st.mu);
+      v1::GenerateResponse* chunk = Tail(st);
+      ToProto(e, logprobs, chunk->add_tokens());
       chunk->mutable_text()->append(e.text);
-      action = NextAction();
+      action = NextAction(st, &status);
     }
-    Run(action);
+    Run(self, action, status);
   }
 
-  void OnEngineDone(GenerateOutcome o) {
+  static void OnEngineDone(StreamState& st, GenerateReactor* self, GenerateOutcome o) {
     Action action;
+    grpc::Status status;
     {
-      absl::MutexLock lock(&mu_);
-      status_ = ToGrpc(o.status);
+      absl::MutexLock lock(&st.mu);
+      st.status = ToGrpc(o.status);
       if (o.status.ok()) {
-        v1::GenerateResponse* chunk = Tail();
+        v1::GenerateResponse* chunk = Tail(st);
         chunk->mutable_text()->append(o.text);
         chunk->set_finish_reason(ToProto(o.finish));
         ToProto(o, chunk->mutable_usage(), chunk->mutable_timings());
         chunk->set_session_id(o.session_id);
       }
-      engine_done_ = true;
-      action = NextAction();
+      st.engine_done = true;
+      st.handle.reset();  // breaks the request -> callbacks -> state -> handle cycle
+      action = NextAction(st, &status);
     }
-    Run(action);
+    Run(self, action, status);
   }
 
   // The chunk new data goes into: the last queued one (not yet being written).
-  v1::GenerateResponse* Tail() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (queue_.empty()) queue_.emplace_back();
-    return &queue_.back();
+  static v1::GenerateResponse* Tail(StreamState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu) {
+    if (st.queue.empty()) st.queue.emplace_back();
+    return &st.queue.back();
   }
 
-  // Decides the next gRPC call under mu_; Run() makes it after the lock is released,
-  // because Finish() may lead to OnDone() (delete this) on another thread at once, and
-  // a reaction run inline must not find mu_ held.
-  Action NextAction() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_) return Action::kNone;
-    if (!queue_.empty()) {
-      current_ = std::move(queue_.front());
-      queue_.pop_front();
-      writing_ = true;
+  // Claims the next gRPC call under the lock; Run() makes it after the lock is released.
+  static Action NextAction(StreamState& st, grpc::Status* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu) {
+    if (st.writing || st.finished) return Action::kNone;
+    if (!st.queue.empty()) {
+      st.current = std::move(st.queue.front());
+      st.queue.pop_front();
+      st.writing = true;
       return Action::kWrite;
     }
-    if (!engine_done_) return Action::kNone;
-    finished_ = true;
+    if (!st.engine_done) return Action::kNone;
+    st.finished = true;
+    *status = st.status;
     return Action::kFinish;
   }
 
-  void Run(Action action) {
+  static void Run(GenerateReactor* self, Action action, const grpc::Status& status) {
     if (action == Action::kWrite) {
-      StartWrite(&current_);
+      self->StartWrite(&self->state_->current);
     } else if (action == Action::kFinish) {
-      grpc::Status status;
-      {
-        absl::MutexLock lock(&mu_);
-        status = status_;
-      }
-      FinishNow(status);  // last touch of this object
+      self->FinishNow(status);  // last touch of the reactor by this thread
     }
   }
 
@@ -153,19 +170,12 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
 
   RpcContext* const ctx_;
   const absl::Time start_;
-  bool logprobs_ = false;
-  absl::Mutex mu_;
-  std::shared_ptr<RequestHandle> handle_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::GenerateResponse> queue_ ABSL_GUARDED_BY(mu_);
-  v1::GenerateResponse current_;  // being written; changed only while !writing_ (under mu_)
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool engine_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  const std::shared_ptr<StreamState> state_;
 };
 
-// Collects the per-session results of one Decode call. Deleted by the last on_done.
+// Collects the per-session results of one Decode call; the last result finishes the
+// call. Shared by the engine callbacks (freed when the last one is), so no thread ever
+// unlocks a deleted mutex.
 struct DecodeCall {
   DecodeCall(grpc::ServerUnaryReactor* r, RpcContext* c, absl::Time t) : reactor(r), ctx(c), start(t) {}
   grpc::ServerUnaryReactor* const reactor;
@@ -185,7 +195,6 @@ struct DecodeCall {
     }
     ctx->Record("Decode", final_status, start);
     reactor->Finish(final_status);
-    delete this;
   }
 };
 
@@ -264,7 +273,7 @@ grpc::ServerUnaryReactor* InferenceService::Decode(grpc::CallbackServerContext* 
       return fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "session " + id + " is listed twice"));
     }
   }
-  auto* state = new DecodeCall(reactor, ctx_, start);
+  auto state = std::make_shared<DecodeCall>(reactor, ctx_, start);
   {
     absl::MutexLock lock(&state->mu);
     state->remaining = request->session_ids_size();

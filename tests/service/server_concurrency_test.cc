@@ -57,6 +57,17 @@ TEST(ServerConcurrencyTest, SixtyFourStreamsWithCancellationsAndPreemption) {
     ASSERT_TRUE(o.status.ok()) << o.status.error_message();
     solo.push_back(o.tokens);
   }
+  // Idle chat sessions holding 16 of the 24 blocks: admitting the streams must preempt
+  // them (swap to host, or drop when the host is full).
+  std::vector<std::string> idle;
+  for (int i = 0; i < 8; ++i) {
+    grpc::ClientContext ctx;
+    v1::CreateSessionRequest req;
+    for (int k = 0; k < 30; ++k) req.mutable_input()->mutable_tokens()->add_ids(7 + (i * 31 + k) % 200);
+    v1::Session s;
+    ASSERT_TRUE(server.cache->CreateSession(&ctx, req, &s).ok());
+    idle.push_back(s.session_id());
+  }
   std::vector<Outcome> results(kStreams);
   std::vector<std::thread> threads;
   for (int i = 0; i < kStreams; ++i) {
@@ -74,6 +85,13 @@ TEST(ServerConcurrencyTest, SixtyFourStreamsWithCancellationsAndPreemption) {
     EXPECT_EQ(results[i].tokens, solo[i]) << "stream " << i;
   }
   EXPECT_GT(cancelled, 0);
+  for (const std::string& id : idle) {
+    grpc::ClientContext ctx;
+    v1::DeleteSessionRequest req;
+    req.set_session_id(id);
+    v1::DeleteSessionResponse resp;
+    EXPECT_TRUE(server.cache->DeleteSession(&ctx, req, &resp).ok());
+  }
 
   // Let the engine end the cancelled requests, then every block must be free again.
   v1::CacheStats stats;
