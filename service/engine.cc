@@ -150,12 +150,11 @@ void Engine::Loop() {
       const bool busy = !running_.empty();
       const bool waiting = !waiting_.empty() || !preempted_.empty();
       while (!busy && !wake_ && !stopping_ && inbox_.empty() && tasks_.empty()) {
-        // Waiting requests have deadlines to check even when nothing runs.
-        if (waiting) {
-          cv_.WaitWithTimeout(&mu_, absl::Milliseconds(20));
-          break;
-        }
-        cv_.Wait(&mu_);
+        // Waiting requests have deadlines to check even when nothing runs, and idle
+        // sessions expire on time.
+        cv_.WaitWithTimeout(&mu_, waiting ? std::min(absl::Milliseconds(20), options_.expiry_interval)
+                                          : options_.expiry_interval);
+        break;
       }
       wake_ = false;
       incoming.swap(inbox_);

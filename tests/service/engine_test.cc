@@ -201,3 +201,33 @@ TEST(EngineTest, StopStringsAndStopTokens) {
 
 }  // namespace
 }  // namespace radixserve::service
+
+namespace radixserve::service {
+namespace {
+
+TEST(EngineSessionsTest, MaxSessionsAndIdleExpiry) {
+  EngineOptions options;
+  options.max_sessions = 2;
+  options.expiry_interval = absl::Milliseconds(10);
+  auto t = testing::MakeEngine(32, 0, options);
+  GenerateSpec keep;
+  keep.keep_session = true;
+  keep.input = {5, 6, 7};
+  keep.session_options.idle_timeout = absl::Milliseconds(200);
+  const auto a = testing::RunRequest(*t.engine, keep);
+  ASSERT_TRUE(a.outcome.status.ok()) << a.outcome.status;
+  keep.session_options.idle_timeout = absl::ZeroDuration();
+  const auto b = testing::RunRequest(*t.engine, keep);
+  ASSERT_TRUE(b.outcome.status.ok());
+  EXPECT_EQ(testing::RunRequest(*t.engine, keep).outcome.status.code(), absl::StatusCode::kResourceExhausted);
+  // The first session expires when idle for 200 ms; the second has no timeout.
+  absl::SleepFor(absl::Milliseconds(400));
+  const std::string first = a.outcome.session_id, second = b.outcome.session_id;
+  EXPECT_EQ(testing::OnLoop(*t.engine, [&] { return t.engine->GetSessionOnLoop(first).status(); }).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(testing::OnLoop(*t.engine, [&] { return t.engine->GetSessionOnLoop(second).status(); }).ok());
+  EXPECT_TRUE(testing::OnLoop(*t.engine, [&] { return t.engine->DeleteSessionOnLoop(second); }).ok());
+}
+
+}  // namespace
+}  // namespace radixserve::service

@@ -18,7 +18,7 @@ using testing::ServerProcess;
 class ServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new ServerProcess({"--step_delay_ms=2"});
+    server_ = new ServerProcess({"--step_delay_ms=5"});
     ASSERT_TRUE(server_->ok()) << "radixserve did not start";
   }
   static void TearDownTestSuite() {
