@@ -173,6 +173,29 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   const std::shared_ptr<StreamState> state_;
 };
 
+// A unary reactor for engine-backed calls (Prefill, Decode) that forwards the client's
+// cancellation to their engine requests. gRPC owns it and OnDone deletes it; OnDone
+// follows Finish (called from the engine's on_done) and every OnCancel.
+class EngineUnaryReactor final : public grpc::ServerUnaryReactor {
+ public:
+  void Track(std::shared_ptr<RequestHandle> handle) {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_) handle->Cancel();
+    handles_.push_back(std::move(handle));
+  }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    for (auto& h : handles_) h->Cancel();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::shared_ptr<RequestHandle>> handles_ ABSL_GUARDED_BY(mu_);
+};
+
 // Collects the per-session results of one Decode call; the last result finishes the
 // call. Shared by the engine callbacks (freed when the last one is), so no thread ever
 // unlocks a deleted mutex.
@@ -208,7 +231,7 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::Generate(grpc:
 grpc::ServerUnaryReactor* InferenceService::Prefill(grpc::CallbackServerContext* call,
                                                     const v1::PrefillRequest* request,
                                                     v1::PrefillResponse* response) {
-  grpc::ServerUnaryReactor* reactor = call->DefaultReactor();  // gRPC deletes it
+  auto* reactor = new EngineUnaryReactor();  // deleted by its OnDone
   const absl::Time start = absl::Now();
   auto finish = [ctx = ctx_, reactor, start](const grpc::Status& s) {
     ctx->Record("Prefill", s, start);
@@ -247,13 +270,17 @@ grpc::ServerUnaryReactor* InferenceService::Prefill(grpc::CallbackServerContext*
     finish(ToGrpc(o.status));
   };
   auto handle = ctx_->engine->Submit(std::move(spec), std::move(callbacks));
-  if (!handle.ok()) finish(ToGrpc(handle.status()));
+  if (!handle.ok()) {
+    finish(ToGrpc(handle.status()));
+  } else {
+    reactor->Track(*handle);  // safe: OnDone cannot run before this method returns
+  }
   return reactor;
 }
 
 grpc::ServerUnaryReactor* InferenceService::Decode(grpc::CallbackServerContext* call, const v1::DecodeRequest* request,
                                                    v1::DecodeResponse* response) {
-  grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
+  auto* reactor = new EngineUnaryReactor();  // deleted by its OnDone
   const absl::Time start = absl::Now();
   auto fail = [&](const grpc::Status& s) {
     ctx_->Record("Decode", s, start);
@@ -302,7 +329,11 @@ grpc::ServerUnaryReactor* InferenceService::Decode(grpc::CallbackServerContext* 
       state->Done(ToGrpc(o.status));
     };
     auto handle = ctx_->engine->Submit(std::move(spec), std::move(callbacks));
-    if (!handle.ok()) state->Done(ToGrpc(handle.status()));
+    if (!handle.ok()) {
+      state->Done(ToGrpc(handle.status()));
+    } else {
+      reactor->Track(*handle);
+    }
   }
   return reactor;
 }

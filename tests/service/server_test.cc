@@ -309,6 +309,22 @@ TEST_F(ServerTest, CancelAndDeadlineMidGenerationKeepTheSessionConsistent) {
   EXPECT_GE(after.num_tokens(), 4 + static_cast<int64_t>(cancelled.tokens.size()));
   auto again = Generate(Request({94}, 3, s.session_id()));
   EXPECT_TRUE(again.status.ok()) << again.status.error_message();
+
+  // A unary Decode is cancelled too: the engine stops it long before 200 tokens.
+  const int64_t before = WaitIdle(s.session_id()).num_tokens();
+  grpc::ClientContext dctx;
+  v1::DecodeRequest dreq;
+  dreq.add_session_ids(s.session_id());
+  dreq.set_num_tokens(200);
+  dreq.mutable_stop()->set_ignore_eos(true);
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    dctx.TryCancel();
+  });
+  v1::DecodeResponse dresp;
+  EXPECT_EQ(server_->inference->Decode(&dctx, dreq, &dresp).error_code(), grpc::StatusCode::CANCELLED);
+  canceller.join();
+  EXPECT_LT(WaitIdle(s.session_id()).num_tokens() - before, 150);
   EXPECT_EQ(Delete(s.session_id()), grpc::StatusCode::OK);
 }
 
