@@ -26,20 +26,39 @@ message HealthCheckResponse {
 service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }
 """
 
+# The part of grpc.reflection.v1alpha that lists services (what `grpcurl list` uses); a
+# subset of the standard messages, wire-compatible with the full ones.
+REFLECTION_PROTO = """
+syntax = "proto3";
+package grpc.reflection.v1alpha;
+message ServerReflectionRequest { string host = 1; oneof message_request { string list_services = 7; } }
+message ServiceResponse { string name = 1; }
+message ListServiceResponse { repeated ServiceResponse service = 1; }
+message ServerReflectionResponse {
+  string valid_host = 1;
+  oneof message_response { ListServiceResponse list_services_response = 6; }
+}
+service ServerReflection {
+  rpc ServerReflectionInfo(stream ServerReflectionRequest) returns (stream ServerReflectionResponse);
+}
+"""
+
 
 @pytest.fixture(scope="module")
 def stubs():
     out = tempfile.mkdtemp(prefix="radixserve_py_")
     (pathlib.Path(out) / "health.proto").write_text(HEALTH_PROTO)
+    (pathlib.Path(out) / "reflection.proto").write_text(REFLECTION_PROTO)
     protos = [str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto/radixserve/v1").glob("*.proto")]
     include = pathlib.Path(protoc.__file__).parent / "_proto"
     args = ["protoc", f"-I{ROOT / 'proto'}", f"-I{out}", f"-I{include}", f"--python_out={out}",
-            f"--grpc_python_out={out}", *protos, "health.proto"]
+            f"--grpc_python_out={out}", *protos, "health.proto", "reflection.proto"]
     assert protoc.main(args) == 0
     sys.path.insert(0, out)
     from radixserve.v1 import cache_pb2, cache_pb2_grpc, common_pb2, inference_pb2, inference_pb2_grpc
     from radixserve.v1 import model_pb2, model_pb2_grpc
     import health_pb2, health_pb2_grpc
+    import reflection_pb2, reflection_pb2_grpc
 
     build = os.environ.get("RADIXSERVE_BUILD_DIR", str(ROOT / "build"))
     proc = subprocess.Popen(
@@ -58,8 +77,9 @@ def stubs():
     ns.cache = cache_pb2_grpc.CacheStub(channel)
     ns.model = model_pb2_grpc.ModelStub(channel)
     ns.health = health_pb2_grpc.HealthStub(channel)
+    ns.reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
     ns.pb = type("Pb", (), dict(common=common_pb2, inference=inference_pb2, cache=cache_pb2, model=model_pb2,
-                                health=health_pb2))
+                                health=health_pb2, reflection=reflection_pb2))
     yield ns
     channel.close()
     proc.terminate()
@@ -84,6 +104,14 @@ def test_health_and_model_info(stubs):
     assert stubs.health.Check(pb.health.HealthCheckRequest()).status == pb.health.HealthCheckResponse.SERVING
     info = stubs.model.GetModelInfo(pb.model.GetModelInfoRequest())
     assert info.vocab_size == 288 and info.backend == "cpu" and info.context_length == 256
+
+
+def test_server_reflection_lists_the_services(stubs):
+    request = stubs.pb.reflection.ServerReflectionRequest(list_services="")
+    replies = list(stubs.reflection.ServerReflectionInfo(iter([request]), timeout=30))
+    names = {s.name for s in replies[0].list_services_response.service}
+    assert {"radixserve.v1.Inference", "radixserve.v1.Cache", "radixserve.v1.Model",
+            "grpc.health.v1.Health"} <= names
 
 
 def test_generation_streams_tokens_and_text(stubs):
