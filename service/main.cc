@@ -65,7 +65,9 @@ absl::StatusOr<std::unique_ptr<radixserve::backend::Backend>> MakeBackend(const 
   if (!absl::GetFlag(FLAGS_backend_dir).empty()) dirs.push_back(absl::GetFlag(FLAGS_backend_dir));
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  dirs.push_back(ec ? std::filesystem::path(argv0).parent_path().string() : self.parent_path().string());
+  const std::string exe_dir = ec ? std::filesystem::path(argv0).parent_path().string() : self.parent_path().string();
+  dirs.push_back(exe_dir);
+  dirs.push_back(exe_dir + "/../backend/" + name);  // a build tree: build/<dir>/backend/<name>/
   return radixserve::backend::FindAndLoadPluginBackend(name, dirs);
 }
 
