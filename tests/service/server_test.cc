@@ -180,6 +180,38 @@ TEST_F(ServerTest, PrefillThenDecodeEqualsGenerate) {
   EXPECT_EQ(Delete(presp.session_id()), grpc::StatusCode::OK);
 }
 
+TEST_F(ServerTest, DecodeTwoSessionsInOneCallWithLogprobs) {
+  std::vector<std::string> ids;
+  for (int32_t first : {110, 120}) {
+    grpc::ClientContext ctx;
+    v1::PrefillRequest req;
+    *req.mutable_input() = Tokens({first, 5, 6});
+    v1::PrefillResponse resp;
+    ASSERT_TRUE(server_->inference->Prefill(&ctx, req, &resp).ok());
+    ids.push_back(resp.session_id());
+  }
+  grpc::ClientContext ctx;
+  v1::DecodeRequest req;
+  for (const auto& id : ids) req.add_session_ids(id);
+  req.set_num_tokens(3);
+  req.mutable_stop()->set_ignore_eos(true);
+  req.mutable_sampling()->set_logprobs(true);
+  req.mutable_sampling()->set_top_logprobs(3);
+  v1::DecodeResponse resp;
+  ASSERT_TRUE(server_->inference->Decode(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 2);
+  for (const auto& r : resp.results()) {
+    ASSERT_EQ(r.tokens_size(), 3);
+    EXPECT_EQ(r.usage().generated_tokens(), 3);
+    for (const auto& t : r.tokens()) {
+      EXPECT_LE(t.logprob(), 0.0f);
+      ASSERT_EQ(t.top_logprobs_size(), 3);
+      EXPECT_EQ(t.top_logprobs(0).token(), t.id());  // greedy picks the most likely
+    }
+  }
+  for (const auto& id : ids) EXPECT_EQ(Delete(id), grpc::StatusCode::OK);
+}
+
 TEST_F(ServerTest, ForkThenDivergingContinuations) {
   v1::Session parent = NewSession({60, 61, 62, 63, 64, 65, 66, 67, 68, 69});
   grpc::ClientContext ctx;
