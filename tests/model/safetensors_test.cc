@@ -12,11 +12,13 @@ namespace {
 
 std::vector<uint8_t> File(const std::string& header, size_t data_bytes,
                           std::optional<uint64_t> header_len = std::nullopt) {
-  std::vector<uint8_t> b(8);
+  // Sized once and filled in place: GCC 12 at -O3 misreads vector::insert after an
+  // 8-byte vector as an out-of-bounds memcpy (-Warray-bounds).
+  std::vector<uint8_t> b(8 + header.size() + data_bytes);
   const uint64_t n = header_len.value_or(header.size());
   std::memcpy(b.data(), &n, 8);
-  b.insert(b.end(), header.begin(), header.end());
-  for (size_t i = 0; i < data_bytes; ++i) b.push_back(static_cast<uint8_t>(i));
+  std::memcpy(b.data() + 8, header.data(), header.size());
+  for (size_t i = 0; i < data_bytes; ++i) b[8 + header.size() + i] = static_cast<uint8_t>(i);
   return b;
 }
 
