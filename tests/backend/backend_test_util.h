@@ -27,10 +27,6 @@ inline double RelativeError(std::span<const float> a, std::span<const float> b) 
   return a.size() == b.size() ? std::sqrt(num / std::max(den, 1e-30)) : INFINITY;
 }
 
-inline int32_t Argmax(std::span<const float> v) {
-  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
 // Golden tensors of one fixture model: tokens_i (int32) and logits_* (f32).
 class Golden {
  public:
