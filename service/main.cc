@@ -44,6 +44,12 @@ ABSL_FLAG(int, default_max_tokens, 256, "max_tokens when a request gives none");
 ABSL_FLAG(int, max_sessions, 1024, "live sessions at most");
 ABSL_FLAG(int, max_message_bytes, 16 << 20, "largest gRPC message accepted or sent");
 ABSL_FLAG(double, grace_period_s, 10, "seconds running calls get to finish on shutdown");
+ABSL_FLAG(std::string, readiness_service, "radixserve.ready",
+          "grpc.health.v1 service name that reports readiness (\"\" is liveness; empty: off)");
+ABSL_FLAG(double, readiness_kv_headroom, 0.05,
+          "not ready while free + evictable device KV blocks are below this fraction of the pool");
+ABSL_FLAG(int64_t, readiness_max_queue_depth, -1, "not ready while more requests than this are queued (-1: off)");
+ABSL_FLAG(int, readiness_interval_ms, 500, "how often readiness samples the engine");
 ABSL_FLAG(std::string, log_level, "info", "info, warning or error");
 ABSL_FLAG(int, step_delay_ms, 0, "testing only: sleep this long after every engine step");
 
@@ -142,6 +148,14 @@ int main(int argc, char** argv) {
       engine->get(), metrics_port >= 0 ? &metrics : nullptr,
       absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port)), absl::GetFlag(FLAGS_max_message_bytes));
   if (!server.ok()) return Fail(server.status(), "server");
+  if (!absl::GetFlag(FLAGS_readiness_service).empty()) {
+    radixserve::service::ReadinessOptions ro;
+    ro.service_name = absl::GetFlag(FLAGS_readiness_service);
+    ro.kv_headroom = absl::GetFlag(FLAGS_readiness_kv_headroom);
+    ro.max_queue_depth = absl::GetFlag(FLAGS_readiness_max_queue_depth);
+    ro.interval = absl::Milliseconds(absl::GetFlag(FLAGS_readiness_interval_ms));
+    (*server)->EnableReadiness(ro);
+  }
   std::printf("radixserve listening on port %d\n", (*server)->port());
   std::fflush(stdout);
   Log(0, absl::StrCat("serving on ", absl::GetFlag(FLAGS_host), ":", (*server)->port(),

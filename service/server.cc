@@ -35,9 +35,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Engine* engine, Metrics* m
 
 Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
+void Server::EnableReadiness(ReadinessOptions options) {
+  if (readiness_ != nullptr || shut_down_) return;
+  readiness_ = std::make_unique<ReadinessWatcher>(ctx_.engine, server_->GetHealthCheckService(), std::move(options));
+  readiness_->Start();
+}
+
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  if (readiness_ != nullptr) readiness_->Drain();
   ctx_.accepting.store(false);
   if (auto* health = server_->GetHealthCheckService(); health != nullptr) health->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

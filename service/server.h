@@ -13,6 +13,7 @@
 #include "grpcpp/server.h"
 #include "service/cache_service.h"
 #include "service/inference_service.h"
+#include "service/readiness.h"
 #include "service/rpc_context.h"
 
 namespace radixserve::service {
@@ -30,6 +31,9 @@ class Server {
   // `grace` to finish, then are cancelled (their engine requests end between steps).
   // Returns when every call has completed.
   void Shutdown(absl::Duration grace);
+  // Publishes readiness as the named health service `options.service_name` (NOT_SERVING
+  // while draining or short of KV headroom; service/readiness.h). Call once after Start.
+  void EnableReadiness(ReadinessOptions options);
 
  private:
   Server() = default;
@@ -39,6 +43,7 @@ class Server {
   std::unique_ptr<CacheService> cache_;
   std::unique_ptr<ModelService> model_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<ReadinessWatcher> readiness_;  // destroyed (stopped) before server_
   int port_ = 0;
   bool shut_down_ = false;
 };
