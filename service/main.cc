@@ -23,6 +23,7 @@
 #include "service/engine.h"
 #include "service/metrics.h"
 #include "service/server.h"
+#include "service/tls_credentials.h"
 
 ABSL_FLAG(std::string, model, "models/SmolLM2-135M-Instruct.Q4_1.gguf", "GGUF file or Hugging Face model directory");
 ABSL_FLAG(std::string, backend, "cpu", "backend: cpu (built in) or a plugin name (libradixserve_backend_<name>.so)");
@@ -50,6 +51,9 @@ ABSL_FLAG(double, readiness_kv_headroom, 0.05,
           "not ready while free + evictable device KV blocks are below this fraction of the pool");
 ABSL_FLAG(int64_t, readiness_max_queue_depth, -1, "not ready while more requests than this are queued (-1: off)");
 ABSL_FLAG(int, readiness_interval_ms, 500, "how often readiness samples the engine");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve gRPC over TLS (with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA bundle: require client certificates signed by it (mutual TLS)");
 ABSL_FLAG(std::string, log_level, "info", "info, warning or error");
 ABSL_FLAG(int, step_delay_ms, 0, "testing only: sleep this long after every engine step");
 
@@ -144,9 +148,14 @@ int main(int argc, char** argv) {
                          static_cast<double>(layout.num_device_blocks * layout.bytes_per_block) / (1 << 20),
                          layout.num_host_blocks));
 
+  const radixserve::service::TlsFiles tls{absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+                                          absl::GetFlag(FLAGS_tls_ca)};
+  auto credentials = radixserve::service::MakeServerCredentials(tls);
+  if (!credentials.ok()) return Fail(credentials.status(), "tls");
   auto server = radixserve::service::Server::Start(
       engine->get(), metrics_port >= 0 ? &metrics : nullptr,
-      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port)), absl::GetFlag(FLAGS_max_message_bytes));
+      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port)), absl::GetFlag(FLAGS_max_message_bytes),
+      *credentials);
   if (!server.ok()) return Fail(server.status(), "server");
   if (!absl::GetFlag(FLAGS_readiness_service).empty()) {
     radixserve::service::ReadinessOptions ro;
@@ -158,7 +167,8 @@ int main(int argc, char** argv) {
   }
   std::printf("radixserve listening on port %d\n", (*server)->port());
   std::fflush(stdout);
-  Log(0, absl::StrCat("serving on ", absl::GetFlag(FLAGS_host), ":", (*server)->port(),
+  Log(0, absl::StrCat("serving (", radixserve::service::DescribeTls(tls), ") on ", absl::GetFlag(FLAGS_host), ":",
+                      (*server)->port(),
                       metrics_port >= 0 ? absl::StrCat(", metrics on :", metrics.port(), "/metrics") : ""));
 
   int sig = 0;

@@ -9,7 +9,8 @@
 namespace radixserve::service {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(Engine* engine, Metrics* metrics, const std::string& address,
-                                                      int max_message_bytes) {
+                                                      int max_message_bytes,
+                                                      std::shared_ptr<grpc::ServerCredentials> credentials) {
   std::unique_ptr<Server> s(new Server());
   s->ctx_.engine = engine;
   s->ctx_.metrics = metrics;
@@ -19,7 +20,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Engine* engine, Metrics* m
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(address, credentials != nullptr ? credentials : grpc::InsecureServerCredentials(),
+                           &s->port_);
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);
   builder.RegisterService(s->inference_.get());

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "service/cache_service.h"
 #include "service/inference_service.h"
@@ -21,9 +22,11 @@ namespace radixserve::service {
 class Server {
  public:
   // Listens on `address` ("0.0.0.0:50051"; port 0 picks a free one). `engine` must be
-  // started and outlive the server; `metrics` may be null.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(Engine* engine, Metrics* metrics, const std::string& address,
-                                                       int max_message_bytes);
+  // started and outlive the server; `metrics` may be null; `credentials` null = insecure
+  // (service/tls_credentials.h builds TLS ones).
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      Engine* engine, Metrics* metrics, const std::string& address, int max_message_bytes,
+      std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   ~Server();
 
   int port() const { return port_; }

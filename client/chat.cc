@@ -1,0 +1,89 @@
+#include "client/chat.h"
+
+#include "absl/strings/match.h"
+
+namespace radixserve::client {
+namespace {
+
+// End-of-turn markers a detokenized reply may end with.
+constexpr const char* kEndMarkers[] = {"<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>"};
+
+std::string StripEndMarker(std::string text) {
+  for (const char* m : kEndMarkers) {
+    if (absl::EndsWith(text, m)) return text.substr(0, text.size() - std::string(m).size());
+  }
+  return text;
+}
+
+}  // namespace
+
+ChatSession::ChatSession(Client* client, ChatOptions options)
+    : client_(client), options_(std::move(options)), session_id_(options_.session_id) {
+  if (!options_.system.empty()) messages_.push_back({"system", options_.system});
+}
+
+absl::StatusOr<ChatTurn> ChatSession::Send(const std::string& user,
+                                           const std::function<void(const v1::GenerateResponse&)>& on_chunk) {
+  v1::GenerateRequest req;
+  *req.mutable_sampling() = options_.sampling;
+  *req.mutable_stop() = options_.stop;
+  int64_t computed_before = 0;
+  if (session_id_.empty()) {
+    req.mutable_input()->set_text(options_.chat_template.FirstTurn(options_.system, user));
+    req.mutable_input()->set_add_special_tokens(options_.chat_template.first_turn_adds_bos());
+    req.set_keep_session(true);
+  } else {
+    auto s = client_->GetSession(session_id_);
+    if (!s.ok()) return s.status();
+    computed_before = s->num_computed();
+    req.set_session_id(session_id_);
+    req.mutable_input()->set_text(options_.chat_template.NextTurn(user, reply_ended_));
+  }
+  auto r = client_->Generate(req, on_chunk);
+  if (!r.ok()) return r.status();
+  ChatTurn turn;
+  turn.reply = StripEndMarker(r->text);
+  turn.reused_tokens = computed_before + r->usage.cached_tokens();
+  turn.context_tokens = computed_before + r->usage.prompt_tokens() + r->usage.generated_tokens();
+  session_id_ = r->session_id;
+  reply_ended_ = r->finish_reason == v1::FINISH_REASON_EOS;
+  messages_.push_back({"user", user});
+  messages_.push_back({"assistant", turn.reply});
+  turn.result = *std::move(r);
+  return turn;
+}
+
+absl::Status ChatSession::Reset() {
+  absl::Status st = Close(false);
+  messages_.clear();
+  if (!options_.system.empty()) messages_.push_back({"system", options_.system});
+  return st;
+}
+
+absl::StatusOr<std::string> ChatSession::Fork() {
+  if (session_id_.empty()) return absl::FailedPreconditionError("nothing to fork yet: send a message first");
+  auto s = client_->ForkSession(session_id_);
+  if (!s.ok()) return s.status();
+  std::string old = session_id_;
+  session_id_ = s->session_id();
+  return old;
+}
+
+absl::Status ChatSession::Close(bool keep) {
+  if (session_id_.empty() || keep) return absl::OkStatus();
+  absl::Status st = client_->DeleteSession(session_id_);
+  session_id_.clear();
+  reply_ended_ = true;
+  return st;
+}
+
+nlohmann::json ChatSession::Transcript() const {
+  nlohmann::json j;
+  j["template"] = ChatStyleName(options_.chat_template.style);
+  j["session_id"] = session_id_;
+  j["messages"] = nlohmann::json::array();
+  for (const Message& m : messages_) j["messages"].push_back({{"role", m.role}, {"content", m.content}});
+  return j;
+}
+
+}  // namespace radixserve::client
