@@ -138,13 +138,15 @@ int Run(const ChatFlags& f, const Globals& g) {
       continue;
     }
     ++turn_no;
+    bool streamed = false;
     auto turn = chat.Send(text, [&](const v1::GenerateResponse& chunk) {
       if (g.json || chunk.text().empty()) return;
       std::fwrite(chunk.text().data(), 1, chunk.text().size(), stdout);
       std::fflush(stdout);
+      streamed = true;
     });
     if (!turn.ok()) {
-      if (!g.json) std::fputc('\n', stdout);
+      if (streamed) std::fputc('\n', stdout);
       (void)chat.Close(f.keep);
       return Fail(turn.status(), "Generate", g);
     }

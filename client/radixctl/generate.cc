@@ -62,13 +62,15 @@ int Run(const GenerateFlags& f, const Globals& g) {
     if (!s.ok()) return Fail(s.status(), "GetSession", g);
     computed_before = s->num_computed();
   }
+  bool streamed = false;
   auto r = client->Generate(req, [&](const v1::GenerateResponse& chunk) {
     if (g.json || chunk.text().empty()) return;
     std::fwrite(chunk.text().data(), 1, chunk.text().size(), stdout);
     std::fflush(stdout);
+    streamed = true;
   });
   if (!r.ok()) {
-    if (!g.json) std::fputc('\n', stdout);
+    if (streamed) std::fputc('\n', stdout);
     return Fail(r.status(), "Generate", g);
   }
   const int64_t cached = computed_before + r->usage.cached_tokens();
@@ -95,10 +97,8 @@ int Run(const GenerateFlags& f, const Globals& g) {
     // One line per token: id, its text, logprob, then the alternatives.
     for (const auto& t : r->tokens) {
       auto text = client->Detokenize({t.id()});
-      std::string line = absl::StrFormat("%7d %-16s %9.4f", t.id(), nlohmann::json(text.ok() ? *text : "?").dump(
-                                                                         -1, ' ', false,
-                                                                         nlohmann::json::error_handler_t::replace),
-                                         t.logprob());
+      const std::string quoted = DumpJson(nlohmann::json(text.ok() ? *text : "?"), -1);
+      std::string line = absl::StrFormat("%7d %-16s %9.4f", t.id(), quoted, t.logprob());
       for (const auto& alt : t.top_logprobs()) absl::StrAppendFormat(&line, "  %d:%.3f", alt.token(), alt.logprob());
       std::fprintf(stderr, "%s\n", line.c_str());
     }
