@@ -372,8 +372,7 @@ def test_yamllint():
 
 
 def test_hadolint():
-    dockerfiles = sorted((DEPLOY / "docker").glob("Dockerfile.*[!e]"))
-    assert [p.name for p in dockerfiles] == ["Dockerfile.cpu", "Dockerfile.cuda"]
+    dockerfiles = [DEPLOY / "docker" / f"Dockerfile.{flavor}" for flavor in ("cpu", "cuda")]
     run(tool("hadolint"), "--no-color", "--config", DEPLOY / "docker/.hadolint.yaml", *dockerfiles)
 
 
