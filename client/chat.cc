@@ -27,25 +27,23 @@ absl::StatusOr<ChatTurn> ChatSession::Send(const std::string& user,
   v1::GenerateRequest req;
   *req.mutable_sampling() = options_.sampling;
   *req.mutable_stop() = options_.stop;
-  int64_t computed_before = 0;
   if (session_id_.empty()) {
     req.mutable_input()->set_text(options_.chat_template.FirstTurn(options_.system, user));
     req.mutable_input()->set_add_special_tokens(options_.chat_template.first_turn_adds_bos());
     req.set_keep_session(true);
   } else {
-    auto s = client_->GetSession(session_id_);
-    if (!s.ok()) return s.status();
-    computed_before = s->num_computed();
     req.set_session_id(session_id_);
     req.mutable_input()->set_text(options_.chat_template.NextTurn(user, reply_ended_));
   }
   auto r = client_->Generate(req, on_chunk);
   if (!r.ok()) return r.status();
+  session_id_ = r->session_id;
+  auto s = client_->GetSession(session_id_);
+  if (!s.ok()) return s.status();
   ChatTurn turn;
   turn.reply = StripEndMarker(r->text);
-  turn.reused_tokens = computed_before + r->usage.cached_tokens();
-  turn.context_tokens = computed_before + r->usage.prompt_tokens() + r->usage.generated_tokens();
-  session_id_ = r->session_id;
+  turn.context_tokens = s->num_tokens();
+  turn.reused_tokens = ReusedTokens(s->num_tokens(), r->usage);
   reply_ended_ = r->finish_reason == v1::FINISH_REASON_EOS;
   messages_.push_back({"user", user});
   messages_.push_back({"assistant", turn.reply});

@@ -62,6 +62,12 @@ absl::Status FromGrpc(const grpc::Status& status);
 // "NOT_FOUND" for absl::StatusCode::kNotFound (the gRPC spelling).
 std::string StatusCodeName(absl::StatusCode code);
 
+// Tokens of a session's context whose KV a call did not compute (the session's KV from
+// earlier calls plus prefix-cache hits), from the session's size after the call.
+inline int64_t ReusedTokens(int64_t session_tokens_after, const v1::Usage& usage) {
+  return session_tokens_after - usage.generated_tokens() - (usage.prompt_tokens() - usage.cached_tokens());
+}
+
 class Client {
  public:
   // Builds the channel (reads the TLS files); does not wait for the server: a server

@@ -55,13 +55,6 @@ int Run(const GenerateFlags& f, const Globals& g) {
   req.set_session_id(f.session);
   req.set_keep_session(f.keep_session);
 
-  // On a session, the KV already computed is reused: count it with the cache hits.
-  int64_t computed_before = 0;
-  if (!f.session.empty()) {
-    auto s = client->GetSession(f.session);
-    if (!s.ok()) return Fail(s.status(), "GetSession", g);
-    computed_before = s->num_computed();
-  }
   bool streamed = false;
   auto r = client->Generate(req, [&](const v1::GenerateResponse& chunk) {
     if (g.json || chunk.text().empty()) return;
@@ -73,7 +66,13 @@ int Run(const GenerateFlags& f, const Globals& g) {
     if (streamed) std::fputc('\n', stdout);
     return Fail(r.status(), "Generate", g);
   }
-  const int64_t cached = computed_before + r->usage.cached_tokens();
+  // On a session, its KV from earlier calls is reused too: count it with the cache hits.
+  int64_t cached = r->usage.cached_tokens();
+  if (!f.session.empty()) {
+    auto s = client->GetSession(r->session_id);
+    if (!s.ok()) return Fail(s.status(), "GetSession", g);
+    cached = radixserve::client::ReusedTokens(s->num_tokens(), r->usage);
+  }
   const double tps = TokensPerSecond(*r);
   if (g.json) {
     nlohmann::json j;
