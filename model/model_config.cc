@@ -103,10 +103,15 @@ absl::Status ReadTokenIds(const Json& j, ModelConfig& c) {
   return absl::OkStatus();
 }
 
+// transformers >= 5 writes rope_theta and the scaling together as "rope_parameters";
+// earlier versions write "rope_theta" and "rope_scaling" at the top level.
 absl::Status ReadRopeScaling(const Json& j, ModelConfig& c) {
   auto it = j.find("rope_scaling");
+  if (it == j.end() || it->is_null()) it = j.find("rope_parameters");
   if (it == j.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_object()) return absl::InvalidArgumentError("config.json: 'rope_scaling' must be an object");
+  if (!it->is_object()) {
+    return absl::InvalidArgumentError("config.json: 'rope_scaling' / 'rope_parameters' must be an object");
+  }
   const Json& rs = *it;
   std::string type;
   for (const char* key : {"rope_type", "type"}) {
@@ -285,6 +290,9 @@ absl::StatusOr<ModelConfig> ModelConfigFromHfJson(std::string_view config_json,
   ASSIGN_OR_RETURN(std::optional<double> eps, JsonNumber(j, "rms_norm_eps"));
   c.rms_norm_eps = eps.value_or(1e-6);
   ASSIGN_OR_RETURN(std::optional<double> theta, JsonNumber(j, "rope_theta"));
+  if (auto params = j.find("rope_parameters"); !theta && params != j.end() && params->is_object()) {
+    ASSIGN_OR_RETURN(theta, JsonNumber(*params, "rope_theta"));
+  }
   c.rope_theta = theta.value_or(10000.0);
   RETURN_IF_ERROR(ReadRopeScaling(j, c));
   ASSIGN_OR_RETURN(std::optional<int64_t> max_pos, JsonInt(j, "max_position_embeddings"));

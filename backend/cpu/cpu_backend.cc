@@ -82,8 +82,8 @@ class CpuBackend final : public Backend {
 
   absl::StatusOr<StepResult> Forward(const StepBatch& batch) override {
     if (!forward_) return absl::FailedPreconditionError("no model loaded");
-    ASSIGN_OR_RETURN(cpu::PackedStep step,
-                     cpu::PackStep(batch, source_->config(), layout_.block_size, layout_.num_device_blocks));
+    ASSIGN_OR_RETURN(PackedStep step,
+                     PackStep(batch, source_->config(), layout_.block_size, layout_.num_device_blocks));
     ASSIGN_OR_RETURN(std::span<const float> logits, forward_->Run(step));
     const int64_t vocab = source_->config().vocab_size;
     StepResult result;

@@ -66,6 +66,23 @@ TEST(ModelConfigTest, DefaultsAndVariants) {
   c = FromJson(j);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->rope_scaling.type, RopeScalingType::kLinear);
+
+  // transformers >= 5: theta and scaling together under rope_parameters.
+  j = Llama();
+  j.erase("rope_theta");
+  j["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 8.0},
+                          {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                          {"original_max_position_embeddings", 8192}};
+  c = FromJson(j);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rope_theta, 500000.0);
+  EXPECT_EQ(c->rope_scaling.type, RopeScalingType::kLlama3);
+  EXPECT_EQ(c->rope_scaling.factor, 8.0);
+  j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 1000000.0}};
+  c = FromJson(j);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rope_theta, 1000000.0);
+  EXPECT_EQ(c->rope_scaling.type, RopeScalingType::kNone);
 }
 
 TEST(ModelConfigTest, RejectsMalformedConfigJson) {

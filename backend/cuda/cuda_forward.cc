@@ -1,0 +1,343 @@
+#include "backend/cuda/cuda_forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <span>
+
+#include "backend/cuda/step_kernels.h"
+#include "common/status_macros.h"
+#include "kernels/cuda/activation.cuh"
+#include "kernels/cuda/flash_attention.cuh"
+#include "kernels/cuda/memory_ops.cuh"
+#include "kernels/cuda/paged_attention.cuh"
+#include "kernels/cuda/radix_attention.cuh"
+#include "kernels/cuda/rmsnorm.cuh"
+#include "kernels/cuda/rope.cuh"
+#include "kernels/cuda/sampling.cuh"
+
+namespace radixserve::backend::cuda {
+namespace {
+
+using kernels::ScalarType;
+
+constexpr int64_t kAlign = 256;
+
+int64_t AlignUp(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// Appends arrays to a byte image at aligned offsets; pointers are resolved after upload.
+class MetaImage {
+ public:
+  explicit MetaImage(std::vector<uint8_t>& bytes) : bytes_(bytes) { bytes_.clear(); }
+  template <typename T>
+  int64_t Add(std::span<const T> v) {
+    const int64_t at = AlignUp(static_cast<int64_t>(bytes_.size()));
+    bytes_.resize(static_cast<size_t>(at + static_cast<int64_t>(v.size_bytes())));
+    if (!v.empty()) std::memcpy(bytes_.data() + at, v.data(), v.size_bytes());
+    return at;
+  }
+  template <typename T>
+  int64_t Add(const std::vector<T>& v) {
+    return Add(std::span<const T>(v));
+  }
+
+ private:
+  std::vector<uint8_t>& bytes_;
+};
+
+}  // namespace
+
+CudaForward::CudaForward(const model::ModelConfig& config, const CudaWeights& weights, const DeviceKv& kv, Gemm& gemm,
+                         cudaStream_t stream)
+    : config_(config), weights_(weights), kv_(kv), gemm_(gemm), stream_(stream) {
+  rope_base_.dtype = ScalarType::kBF16;
+  rope_base_.style = weights.rope_style;
+  rope_base_.num_q_heads = static_cast<int32_t>(config.num_heads);
+  rope_base_.num_kv_heads = static_cast<int32_t>(config.num_kv_heads);
+  rope_base_.head_dim = static_cast<int32_t>(config.head_dim);
+  rope_base_.theta = static_cast<float>(config.rope_theta);
+  if (config.rope_scaling.type == model::RopeScalingType::kLinear) {
+    rope_base_.scaling = kernels::RopeScaling::kLinear;
+    rope_base_.factor = static_cast<float>(config.rope_scaling.factor);
+  }
+  rope_base_.maybe_freq_factors = weights.rope_freq_factors.as<const float>();
+}
+
+absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const CascadePlan* cascade) {
+  const float sm_scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+  const int32_t num_q_heads = static_cast<int32_t>(config_.num_heads);
+  const int32_t num_seqs = static_cast<int32_t>(step.kv_lens.size());
+  kernels::PagedBatch batch;
+  batch.num_seqs = num_seqs;
+  batch.q_indptr = meta_.q_indptr;
+  batch.kv_lens = meta_.kv_lens;
+  batch.block_indptr = meta_.block_indptr;
+  batch.block_ids = meta_.block_ids;
+
+  if (cascade != nullptr) {
+    const int32_t q_dim = num_q_heads * static_cast<int32_t>(config_.head_dim);
+    RS_CUDA_OK(LaunchGatherRows(q_, meta_.order, num_seqs, q_dim, q_perm_, stream_));
+    kernels::CascadeDecodeParams c;
+    c.dtype = ScalarType::kBF16;
+    c.q = q_perm_;
+    c.o = o_perm_;
+    c.k_cache = kv_.k[layer];
+    c.v_cache = kv_.v[layer];
+    c.kv = kv_.view;
+    c.num_groups = static_cast<int32_t>(cascade->prefix_lens.size());
+    c.group_indptr = meta_.group_indptr;
+    c.prefix_lens = meta_.prefix_lens;
+    c.prefix_block_indptr = meta_.prefix_block_indptr;
+    c.prefix_block_ids = meta_.prefix_block_ids;
+    c.suffix.num_seqs = num_seqs;
+    c.suffix.kv_lens = meta_.suffix_kv_lens;
+    c.suffix.block_indptr = meta_.suffix_block_indptr;
+    c.suffix.block_ids = meta_.suffix_block_ids;
+    c.num_q_heads = num_q_heads;
+    c.sm_scale = sm_scale;
+    c.max_group_size = cascade->max_group_size;
+    c.max_prefix_len = cascade->max_prefix_len;
+    c.max_suffix_len = cascade->max_suffix_len;
+    c.workspace = attn_ws_;
+    c.workspace_bytes = attn_ws_bytes_;
+    RS_KERNEL_OK(kernels::cuda::CascadeDecode(c, stream_));
+    RS_CUDA_OK(LaunchGatherRows(o_perm_, meta_.inverse, num_seqs, q_dim, attn_, stream_));
+    return absl::OkStatus();
+  }
+  if (step.max_q_len == 1) {
+    kernels::DecodeParams d;
+    d.dtype = ScalarType::kBF16;
+    d.q = q_;
+    d.o = attn_;
+    d.k_cache = kv_.k[layer];
+    d.v_cache = kv_.v[layer];
+    d.kv = kv_.view;
+    d.batch = batch;
+    d.num_q_heads = num_q_heads;
+    d.sm_scale = sm_scale;
+    d.max_kv_len = step.max_kv_len;
+    d.workspace = attn_ws_;
+    d.workspace_bytes = attn_ws_bytes_;
+    RS_KERNEL_OK(kernels::cuda::DecodeWithPagedKv(d, stream_));
+    return absl::OkStatus();
+  }
+  kernels::PrefillParams p;
+  p.dtype = ScalarType::kBF16;
+  p.kv_source = kernels::KvSource::kPaged;
+  p.q = q_;
+  p.o = attn_;
+  p.k_cache = kv_.k[layer];
+  p.v_cache = kv_.v[layer];
+  p.kv = kv_.view;
+  p.batch = batch;
+  p.num_q_heads = num_q_heads;
+  p.sm_scale = sm_scale;
+  p.causal = true;
+  p.max_q_len = step.max_q_len;
+  RS_KERNEL_OK(kernels::cuda::PrefillAttention(p, stream_));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const DeviceSampling* sampling) {
+  const int32_t t = static_cast<int32_t>(step.tokens.size());
+  const int32_t num_seqs = static_cast<int32_t>(step.kv_lens.size());
+  const int32_t r = static_cast<int32_t>(step.logit_rows.size());
+  const int64_t hidden = config_.hidden_size;
+  const int64_t head_dim = config_.head_dim;
+  const int64_t q_dim = config_.num_heads * head_dim;
+  const int64_t kv_dim = config_.num_kv_heads * head_dim;
+  const int64_t ffn = config_.intermediate_size;
+  const int64_t vocab = config_.vocab_size;
+  const int32_t num_q_heads = static_cast<int32_t>(config_.num_heads);
+  const int32_t num_kv_heads = static_cast<int32_t>(config_.num_kv_heads);
+
+  std::optional<CascadePlan> cascade = PlanCascade(step, kv_.view.block_size, cascade_min_shared_);
+
+  // Metadata image -> pinned -> device, one copy.
+  MetaImage image(meta_host_);
+  const int64_t o_tokens = image.Add(step.tokens), o_pos = image.Add(step.positions),
+                o_slots = image.Add(step.slot_mapping), o_qi = image.Add(step.q_indptr),
+                o_kvl = image.Add(step.kv_lens), o_bi = image.Add(step.block_indptr),
+                o_bids = image.Add(step.block_ids), o_rows = image.Add(step.logit_rows);
+  int64_t o_c[9] = {};
+  if (cascade) {
+    o_c[0] = image.Add(cascade->order);
+    o_c[1] = image.Add(cascade->inverse);
+    o_c[2] = image.Add(cascade->group_indptr);
+    o_c[3] = image.Add(cascade->prefix_lens);
+    o_c[4] = image.Add(cascade->prefix_block_indptr);
+    o_c[5] = image.Add(cascade->prefix_block_ids);
+    o_c[6] = image.Add(cascade->suffix_kv_lens);
+    o_c[7] = image.Add(cascade->suffix_block_indptr);
+    o_c[8] = image.Add(cascade->suffix_block_ids);
+  }
+  int64_t o_s[6] = {};
+  if (sampling != nullptr) {
+    o_s[0] = image.Add(sampling->temperature);
+    o_s[1] = image.Add(sampling->top_p);
+    o_s[2] = image.Add(sampling->min_p);
+    o_s[3] = image.Add(sampling->top_k);
+    o_s[4] = image.Add(sampling->seeds);
+    o_s[5] = image.Add(sampling->offsets);
+  }
+  const int64_t meta_bytes = AlignUp(static_cast<int64_t>(meta_host_.size()));
+  RETURN_IF_ERROR(meta_pinned_.Reserve(meta_bytes));
+  RETURN_IF_ERROR(meta_device_.Reserve(meta_bytes));
+  std::memcpy(meta_pinned_.get(), meta_host_.data(), meta_host_.size());
+  RS_CUDA_OK(cudaMemcpyAsync(meta_device_.get(), meta_pinned_.get(), meta_host_.size(), cudaMemcpyHostToDevice,
+                             stream_));
+  const uint8_t* base = meta_device_.as<const uint8_t>();
+  auto i32 = [&](int64_t off) { return reinterpret_cast<const int32_t*>(base + off); };
+  meta_.tokens = i32(o_tokens);
+  meta_.positions = i32(o_pos);
+  meta_.slots = i32(o_slots);
+  meta_.q_indptr = i32(o_qi);
+  meta_.kv_lens = i32(o_kvl);
+  meta_.block_indptr = i32(o_bi);
+  meta_.block_ids = i32(o_bids);
+  meta_.logit_rows = i32(o_rows);
+  meta_.order = i32(o_c[0]);
+  meta_.inverse = i32(o_c[1]);
+  meta_.group_indptr = i32(o_c[2]);
+  meta_.prefix_lens = i32(o_c[3]);
+  meta_.prefix_block_indptr = i32(o_c[4]);
+  meta_.prefix_block_ids = i32(o_c[5]);
+  meta_.suffix_kv_lens = i32(o_c[6]);
+  meta_.suffix_block_indptr = i32(o_c[7]);
+  meta_.suffix_block_ids = i32(o_c[8]);
+  meta_.temperature = reinterpret_cast<const float*>(base + o_s[0]);
+  meta_.top_p = reinterpret_cast<const float*>(base + o_s[1]);
+  meta_.min_p = reinterpret_cast<const float*>(base + o_s[2]);
+  meta_.top_k = i32(o_s[3]);
+  meta_.seeds = reinterpret_cast<const uint64_t*>(base + o_s[4]);
+  meta_.offsets = reinterpret_cast<const uint64_t*>(base + o_s[5]);
+
+  // Workspaces of this step's attention and sampling.
+  if (cascade) {
+    attn_ws_bytes_ = kernels::cuda::CascadeWorkspaceBytes(
+        static_cast<int32_t>(cascade->prefix_lens.size()), num_seqs, num_q_heads, num_kv_heads,
+        static_cast<int32_t>(head_dim), cascade->max_group_size, cascade->max_prefix_len, cascade->max_suffix_len);
+  } else if (step.max_q_len == 1) {
+    attn_ws_bytes_ = kernels::cuda::DecodeWorkspaceBytes(num_seqs, num_q_heads, num_kv_heads,
+                                                         static_cast<int32_t>(head_dim), step.max_kv_len);
+  } else {
+    attn_ws_bytes_ = 0;
+  }
+  sample_ws_bytes_ = sampling != nullptr ? kernels::cuda::SamplingWorkspaceBytes(r, static_cast<int32_t>(vocab)) : 0;
+
+  // Activations, carved from one buffer.
+  const int64_t sizes[] = {
+      t * hidden * 2,       t * hidden * 2,        t * hidden * 2,   t * q_dim * 2,       t * 2 * kv_dim * 2,
+      t * q_dim * 2,        t * 2 * ffn * 2,       t * ffn * 2,      r * hidden * 2,      r * vocab * 2,
+      cascade ? num_seqs * q_dim * 2 : 0,          cascade ? num_seqs * q_dim * 2 : 0,  attn_ws_bytes_,
+      sample_ws_bytes_,     r * vocab * 4,         r * 4,            r * 4};
+  int64_t total = 0;
+  for (int64_t s : sizes) total += AlignUp(s);
+  RETURN_IF_ERROR(arena_.Reserve(total));
+  void* ptrs[std::size(sizes)];
+  int64_t at = 0;
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    ptrs[i] = arena_.as<uint8_t>() + at;
+    at += AlignUp(sizes[i]);
+  }
+  x_ = ptrs[0], tmp_ = ptrs[1], xn_ = ptrs[2], q_ = ptrs[3], kv_new_ = ptrs[4], attn_ = ptrs[5];
+  gate_up_ = ptrs[6], act_ = ptrs[7], rows_ = ptrs[8], logits_bf16_ = ptrs[9], q_perm_ = ptrs[10], o_perm_ = ptrs[11];
+  attn_ws_ = ptrs[12], sample_ws_ = ptrs[13];
+  logits_ = static_cast<float*>(ptrs[14]);
+  logprobs_ = static_cast<float*>(ptrs[15]);
+  sampled_ = static_cast<int32_t*>(ptrs[16]);
+
+  RS_CUDA_OK(LaunchEmbedding(weights_.token_embd.get(), meta_.tokens, t, static_cast<int32_t>(hidden), x_, stream_));
+
+  kernels::RmsNormParams norm;
+  norm.dtype = ScalarType::kBF16;
+  norm.num_tokens = t;
+  norm.hidden = static_cast<int32_t>(hidden);
+  norm.eps = static_cast<float>(config_.rms_norm_eps);
+
+  kernels::RopeParams rope = rope_base_;
+  rope.q = q_;
+  rope.k = kv_new_;
+  rope.positions = meta_.positions;
+  rope.num_tokens = t;
+  rope.q_token_stride = q_dim;
+  rope.k_token_stride = 2 * kv_dim;
+
+  kernels::KvWriteParams write;
+  write.dtype = ScalarType::kBF16;
+  write.k_new = kv_new_;
+  write.v_new = static_cast<uint16_t*>(kv_new_) + kv_dim;
+  write.kv = kv_.view;
+  write.slot_mapping = meta_.slots;
+  write.num_tokens = t;
+  write.k_token_stride = 2 * kv_dim;
+  write.v_token_stride = 2 * kv_dim;
+
+  kernels::SiluAndMulParams silu;
+  silu.dtype = ScalarType::kBF16;
+  silu.x = gate_up_;
+  silu.out = act_;
+  silu.num_tokens = t;
+  silu.d = static_cast<int32_t>(ffn);
+
+  for (int32_t l = 0; l < config_.num_layers; ++l) {
+    const CudaLayerWeights& w = weights_.layers[l];
+    // x_ is the residual stream; tmp_ the previous sublayer's output (none at layer 0).
+    norm.x = l == 0 ? x_ : tmp_;
+    norm.maybe_residual = l == 0 ? nullptr : x_;
+    norm.out = xn_;
+    norm.weight = w.attn_norm.get();
+    RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
+    RETURN_IF_ERROR(gemm_.Run(w.q, xn_, t, q_, false, nullptr, stream_));
+    RETURN_IF_ERROR(gemm_.Run(w.kv, xn_, t, kv_new_, false, nullptr, stream_));
+    RS_KERNEL_OK(kernels::cuda::ApplyRope(rope, stream_));
+    write.k_cache = kv_.k[l];
+    write.v_cache = kv_.v[l];
+    RS_KERNEL_OK(kernels::cuda::WriteKv(write, stream_));
+    RETURN_IF_ERROR(Attention(l, step, cascade ? &*cascade : nullptr));
+    RETURN_IF_ERROR(gemm_.Run(w.o, attn_, t, tmp_, false, nullptr, stream_));
+    norm.x = tmp_;
+    norm.maybe_residual = x_;
+    norm.out = xn_;
+    norm.weight = w.ffn_norm.get();
+    RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
+    RETURN_IF_ERROR(gemm_.Run(w.gate_up, xn_, t, gate_up_, false, nullptr, stream_));
+    RS_KERNEL_OK(kernels::cuda::SiluAndMul(silu, stream_));
+    RETURN_IF_ERROR(gemm_.Run(w.down, act_, t, tmp_, false, nullptr, stream_));
+  }
+
+  ForwardOutput out;
+  if (r == 0) return out;
+  // Final norm with the last residual add, then only the rows that produce logits.
+  norm.x = tmp_;
+  norm.maybe_residual = x_;
+  norm.out = xn_;
+  norm.weight = weights_.output_norm.get();
+  RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
+  RS_CUDA_OK(LaunchGatherRows(xn_, meta_.logit_rows, r, static_cast<int32_t>(hidden), rows_, stream_));
+  RETURN_IF_ERROR(gemm_.Run(weights_.output, rows_, r, logits_, true, logits_bf16_, stream_));
+  out.logits = logits_;
+
+  if (sampling != nullptr) {
+    kernels::SamplingParams s;
+    s.logits = logits_;
+    s.batch = r;
+    s.vocab = static_cast<int32_t>(vocab);
+    s.temperature = meta_.temperature;
+    s.maybe_top_k = meta_.top_k;
+    s.maybe_top_p = meta_.top_p;
+    s.maybe_min_p = meta_.min_p;
+    s.seeds = meta_.seeds;
+    s.offsets = meta_.offsets;
+    s.out_tokens = sampled_;
+    s.workspace = sample_ws_;
+    s.workspace_bytes = sample_ws_bytes_;
+    RS_KERNEL_OK(kernels::cuda::Sample(s, stream_));
+    RS_CUDA_OK(LaunchChosenLogprob(logits_, r, static_cast<int32_t>(vocab), sampled_, logprobs_, stream_));
+    out.tokens = sampled_;
+    out.logprobs = logprobs_;
+  }
+  return out;
+}
+
+}  // namespace radixserve::backend::cuda

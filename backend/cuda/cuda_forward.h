@@ -1,0 +1,93 @@
+// One engine step of a Llama-family model on the GPU, every sequence's tokens packed into
+// one [num_tokens, hidden] bf16 batch: embedding -> per layer RMSNorm (fused with the
+// residual add) -> Q and K/V projections -> RoPE -> K/V written into their blocks ->
+// attention (flash prefill over the paged cache when any sequence brings more than one
+// token; otherwise paged decode, or cascade decode when sequences share a cached prefix)
+// -> output projection -> RMSNorm + residual -> gate/up -> SiLU-and-mul -> down; then the
+// final norm and the output head on the rows that produce logits (f32).
+// All launches go to one stream; the caller synchronises.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backend/cuda/cascade_plan.h"
+#include "backend/cuda/cuda_gemm.h"
+#include "backend/cuda/cuda_weights.h"
+#include "backend/cuda/device_buffer.h"
+#include "backend/step_packing.h"
+#include "kernels/paged_kv.h"
+#include "kernels/rope_params.h"
+#include "model/model_config.h"
+
+namespace radixserve::backend::cuda {
+
+// Device K and V pools, one pair per layer ([num_blocks, kv_heads, block_size, head_dim]).
+struct DeviceKv {
+  std::vector<void*> k, v;
+  kernels::PagedKvView view;
+};
+
+// Host-side extras a step's sampling needs on the device (filled by the backend).
+struct DeviceSampling {
+  std::vector<float> temperature, top_p, min_p;
+  std::vector<int32_t> top_k;
+  std::vector<uint64_t> seeds, offsets;
+};
+
+struct ForwardOutput {
+  const float* logits = nullptr;   // [num_logit_rows, vocab], device
+  const int32_t* tokens = nullptr;   // [num_logit_rows] sampled on the device (when asked)
+  const float* logprobs = nullptr;   // [num_logit_rows] of those tokens
+};
+
+class CudaForward {
+ public:
+  CudaForward(const model::ModelConfig& config, const CudaWeights& weights, const DeviceKv& kv, Gemm& gemm,
+              cudaStream_t stream);
+
+  // Enqueues the step. With `sampling`, also samples every logit row on the device
+  // (all rows must sample). Outputs stay valid until the next Run.
+  absl::StatusOr<ForwardOutput> Run(const PackedStep& step, const DeviceSampling* sampling);
+
+  // Sequences sharing at least this many cached tokens decode as a cascade.
+  void set_cascade_min_shared_tokens(int32_t n) { cascade_min_shared_ = n; }
+
+ private:
+  absl::Status Attention(int32_t layer, const PackedStep& step, const CascadePlan* cascade);
+
+  const model::ModelConfig& config_;
+  const CudaWeights& weights_;
+  const DeviceKv& kv_;
+  Gemm& gemm_;
+  cudaStream_t stream_;
+  kernels::RopeParams rope_base_;
+  int32_t cascade_min_shared_ = 64;
+
+  // Step metadata: built on the host, staged in pinned memory, one copy per step.
+  std::vector<uint8_t> meta_host_;
+  PinnedBuffer meta_pinned_;
+  DeviceBuffer meta_device_;
+  struct MetaPtrs {
+    const int32_t *tokens, *positions, *slots, *q_indptr, *kv_lens, *block_indptr, *block_ids, *logit_rows;
+    const int32_t *order, *inverse, *group_indptr, *prefix_lens, *prefix_block_indptr, *prefix_block_ids;
+    const int32_t *suffix_kv_lens, *suffix_block_indptr, *suffix_block_ids;
+    const float *temperature, *top_p, *min_p;
+    const int32_t* top_k;
+    const uint64_t *seeds, *offsets;
+  } meta_{};
+
+  // Activations (bf16 unless noted), carved from one growing buffer.
+  DeviceBuffer arena_;
+  void *x_ = nullptr, *tmp_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *kv_new_ = nullptr, *attn_ = nullptr;
+  void *gate_up_ = nullptr, *act_ = nullptr, *rows_ = nullptr, *logits_bf16_ = nullptr;
+  void *q_perm_ = nullptr, *o_perm_ = nullptr, *attn_ws_ = nullptr, *sample_ws_ = nullptr;
+  float *logits_ = nullptr, *logprobs_ = nullptr;
+  int32_t* sampled_ = nullptr;
+  int64_t attn_ws_bytes_ = 0, sample_ws_bytes_ = 0;
+};
+
+}  // namespace radixserve::backend::cuda
