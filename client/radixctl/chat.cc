@@ -30,13 +30,18 @@ Lines starting with / are commands:
   /session       print the session id and its state on the server
   /help          this text
   /quit, /exit   leave (the session is deleted unless --keep)
+SmolLM2 models get their template's default system prompt unless --system is given.
 The template is detected from the model's vocabulary: ChatML (<|im_start|>, the
 default SmolLM2 model), Llama 3 (<|start_header_id|>), else Llama 2 ([INST]).
 With --json, each turn is one JSON line on stdout.)";
 
+// SmolLM2's own chat template inserts this system message when none is given.
+constexpr const char* kSmolLMSystem = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
+
 struct ChatFlags {
   SamplingFlags sampling;
   std::string system;
+  bool system_given = false;
   std::string tmpl = "auto";
   std::string session;
   bool keep = false;
@@ -68,6 +73,11 @@ int Run(const ChatFlags& f, const Globals& g) {
     o.chat_template.style = *style;
   }
   o.system = f.system;
+  if (!f.system_given && f.session.empty() && o.chat_template.style == radixserve::client::ChatStyle::kChatML) {
+    auto info = client->GetModelInfo();
+    if (!info.ok()) return Fail(info.status(), "GetModelInfo", g);
+    if (absl::StrContains(absl::AsciiStrToLower(info->name()), "smollm")) o.system = kSmolLMSystem;
+  }
   o.session_id = f.session;
   f.sampling.Fill(&o.sampling, &o.stop);
   ChatSession chat(client.get(), o);
@@ -183,13 +193,17 @@ void AddChat(CLI::App& app, Globals& g, int* rc) {
   CLI::App* cmd = app.add_subcommand("chat", "interactive multi-turn chat on one session (reads stdin)");
   cmd->footer(kChatHelp);
   f->sampling.Register(cmd, 256);
-  cmd->add_option("--system", f->system, "system prompt");
+  CLI::Option* system = cmd->add_option("--system", f->system,
+                                        "system prompt (SmolLM2 models: the default of their template; \"\" for none)");
   cmd->add_option("--template", f->tmpl, "chat template: auto, chatml, llama3, llama2")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "chatml", "llama3", "llama2"}));
   cmd->add_option("-s,--session", f->session, "continue this session (after an assistant reply)");
   cmd->add_flag("--keep", f->keep, "keep the session on the server at exit (its id is printed)");
-  cmd->callback([f, &g, rc] { *rc = Run(*f, g); });
+  cmd->callback([f, &g, rc, system] {
+    f->system_given = system->count() > 0;
+    *rc = Run(*f, g);
+  });
 }
 
 }  // namespace radixctl
