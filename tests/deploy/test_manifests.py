@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import urllib.request
+import warnings
 
 import grpc
 import pytest
@@ -240,6 +241,34 @@ def test_router_config_matches_services(rendered):
         assert c["type"] == "STRICT_DNS"
         assert "http2_protocol_options" in c["typed_extension_protocol_options"][
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"]
+
+
+def parse_envoy(config):
+    """The Envoy bootstrap parsed by the models generated from Envoy's API protos
+    (envoy-data-plane): an unknown field, a wrong type or an unknown enum value fails."""
+    from envoy_data_plane.envoy.config.bootstrap.v3 import Bootstrap
+    # The typed_config extensions the router uses, registered for Any unpacking.
+    import envoy_data_plane.envoy.extensions.filters.http.router.v3  # noqa: F401
+    import envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v3  # noqa: F401
+    import envoy_data_plane.envoy.extensions.upstreams.http.v3  # noqa: F401
+
+    return Bootstrap.from_dict(config)
+
+
+def test_router_config_parses_as_envoy_bootstrap():
+    config = yaml.safe_load((DEPLOY / "k8s/base/envoy.yaml").read_text())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bootstrap = parse_envoy(config)
+    # Envoy's own deprecations ("Cluster.dns_refresh_rate is deprecated"): such fields
+    # turn fatal in later Envoy releases.
+    deprecated = [str(w.message) for w in caught if re.fullmatch(r"[A-Z]\w*\.\w+ is deprecated", str(w.message))]
+    assert not deprecated, f"the router uses deprecated Envoy fields: {deprecated}"
+    assert [c.name for c in bootstrap.static_resources.clusters] == ["radixserve_sessions", "radixserve_ready"]
+    broken = yaml.safe_load((DEPLOY / "k8s/base/envoy.yaml").read_text())
+    broken["static_resources"]["clusters"][0]["lb_polcy"] = "RING_HASH"
+    with pytest.raises(Exception):
+        parse_envoy(broken)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
