@@ -34,6 +34,14 @@ int ExitCodeFor(const absl::Status& status) {
 
 int Fail(const absl::Status& status, const std::string& what, const Globals& g) {
   const std::string code = radixserve::client::StatusCodeName(status.code());
+  if (g.json) {  // machine-readable on stderr too
+    nlohmann::json j = {{"error", {{"operation", what},
+                                   {"code", code},
+                                   {"message", std::string(status.message())},
+                                   {"exit_code", ExitCodeFor(status)}}}};
+    std::fprintf(stderr, "%s\n", DumpJson(j, -1).c_str());
+    return ExitCodeFor(status);
+  }
   std::fprintf(stderr, "radixctl: error: %s: %s: %s\n", what.c_str(), code.c_str(),
                std::string(status.message()).c_str());
   if (status.code() == absl::StatusCode::kUnavailable) {

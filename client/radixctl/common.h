@@ -37,7 +37,8 @@ struct Globals {
 std::unique_ptr<Client> Connect(const Globals& g, int* exit_code);
 
 // Prints "radixctl: error: <what>: <GRPC_CODE>: <server message>" (plus a hint for
-// connection errors) on stderr and returns the exit code for the status.
+// connection errors) on stderr, or with --json {"error": {"operation", "code",
+// "message", "exit_code"}}, and returns the exit code for the status.
 int Fail(const absl::Status& status, const std::string& what, const Globals& g);
 // A usage error found after parsing (bad value combination): prints, returns 2.
 int UsageError(const std::string& message);

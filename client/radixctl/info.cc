@@ -105,7 +105,8 @@ int Health(const InfoFlags& f, const Globals& g) {
   int rc = kExitOk;
   auto client = Connect(g, &rc);
   if (client == nullptr) return rc;
-  // --wait: poll until SERVING (servers that are starting refuse connections).
+  // --wait: poll until SERVING (servers that are starting refuse connections). A fresh
+  // channel per attempt connects at once instead of waiting out gRPC's reconnect backoff.
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(f.wait_s * 1e3));
   absl::StatusOr<radixserve::client::HealthStatus> st;
   for (;;) {
@@ -113,6 +114,10 @@ int Health(const InfoFlags& f, const Globals& g) {
     if (st.ok() && *st == radixserve::client::HealthStatus::kServing) break;
     if (std::chrono::steady_clock::now() >= until) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!st.ok()) {
+      client = Connect(g, &rc);
+      if (client == nullptr) return rc;
+    }
   }
   if (!st.ok()) return Fail(st.status(), "Health", g);
   const char* name = radixserve::client::HealthStatusName(*st);

@@ -3,8 +3,10 @@ output parsed and checked, exit codes and error messages."""
 import json
 import re
 import socket
+import subprocess
+import time
 
-from conftest import ctl_json, run_ctl
+from conftest import RADIXCTL, TINY_MODEL, Server, ctl_json, run_ctl
 
 SUMMARY = re.compile(r"\[(\d+) tokens \| prompt (\d+), cached (\d+) \| TTFT ([\d.]+) ms \| ([\d.]+) tok/s \| (\w[\w ]*)")
 
@@ -49,6 +51,22 @@ def test_connection_error_exit_3_names_unavailable():
     # RADIXSERVE_ADDR is the default for --addr.
     r = run_ctl("model", addr=f"127.0.0.1:{port}")
     assert r.returncode == 3 and "UNAVAILABLE" in r.stderr
+    r = run_ctl("--json", "model", addr=f"127.0.0.1:{port}")
+    assert r.returncode == 3 and json.loads(r.stderr)["error"]["code"] == "UNAVAILABLE"
+
+
+def test_health_wait_sees_a_server_that_starts_later():
+    port = free_port()
+    waiter = subprocess.Popen([str(RADIXCTL), "--addr", f"127.0.0.1:{port}", "health", "--wait", "60"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert waiter.poll() is None  # still waiting: nothing listens yet
+    s = Server(TINY_MODEL, f"--port={port}", "--metrics_port=-1")
+    try:
+        out, err = waiter.communicate(timeout=60)
+        assert waiter.returncode == 0 and out.strip() == "SERVING", err
+    finally:
+        s.stop()
 
 
 def test_server_errors_exit_1_with_code_and_server_message(ctl):
@@ -60,6 +78,11 @@ def test_server_errors_exit_1_with_code_and_server_message(ctl):
     assert r.stdout == ""
     r = ctl("detokenize", "999999")
     assert r.returncode == 1 and "INVALID_ARGUMENT" in r.stderr
+    # With --json the error is JSON too (on stderr).
+    r = ctl("--json", "sessions", "show", "nope")
+    assert r.returncode == 1 and r.stdout == ""
+    assert json.loads(r.stderr) == {"error": {"operation": "GetSession", "code": "NOT_FOUND",
+                                              "message": "session 'nope' not found", "exit_code": 1}}
 
 
 def test_timeout_exit_4(ctl):
