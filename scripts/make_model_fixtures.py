@@ -83,6 +83,16 @@ SPECS = {
                           high_freq_factor=4.0, original_max_position_embeddings=64),
         tokenizer_pre="llama-bpe", seed=3003,
     ),
+    # head_dim 64 (what the CUDA attention kernels run) and every in-dimension a multiple
+    # of 128 (INT4 groups), untied: the GPU backend's fixture.
+    "llama-hd64": dict(
+        arch="llama", hf_class="LlamaForCausalLM", model_type="llama",
+        vocab_size=288, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=1, head_dim=64,
+        rope_theta=10000.0, rms_norm_eps=1e-5, max_position_embeddings=256,
+        tie_word_embeddings=False, attention_bias=False, rope_scaling=None,
+        tokenizer_pre="gpt-2", seed=4004,
+    ),
 }
 
 # Weight scales: large enough that logits are peaky (greedy robust), see README.
