@@ -102,6 +102,7 @@ class Runner {
     std::thread bar;
     if (progress) bar = std::thread([this] { DrawProgress(); });
     std::vector<std::thread> threads;
+    std::atomic<size_t> next{0};  // closed loop: the next conversation to run
     if (f_.rate > 0) {
       for (size_t i = 0; i < convs_.size(); ++i) {
         threads.emplace_back([this, i] {
@@ -111,7 +112,6 @@ class Runner {
         });
       }
     } else {
-      std::atomic<size_t> next{0};
       for (int w = 0; w < f_.concurrency; ++w) {
         threads.emplace_back([this, &next] {
           for (size_t i; (i = next.fetch_add(1)) < convs_.size();) RunConversation(convs_[i]);

@@ -14,6 +14,7 @@ RADIXSERVE = BUILD / "service/radixserve"
 RADIXCTL = BUILD / "client/radixctl"
 DEFAULT_MODEL = ROOT / "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 TINY_MODEL = ROOT / "tests/fixtures/models/llama-gqa-tied/model-f32.gguf"
+LSAN_SUPP = pathlib.Path(__file__).resolve().parent / "lsan.supp"
 
 
 class Server:
@@ -55,6 +56,7 @@ def run_ctl(*args, addr=None, input=None, env=None, timeout=300):
     """Runs radixctl; returns CompletedProcess (text)."""
     e = dict(os.environ)
     e.pop("RADIXSERVE_ADDR", None)
+    e["LSAN_OPTIONS"] = f"suppressions={LSAN_SUPP}"
     if addr is not None:
         e["RADIXSERVE_ADDR"] = addr
     if env:
