@@ -23,21 +23,37 @@ ChatSession::ChatSession(Client* client, ChatOptions options)
 }
 
 absl::StatusOr<ChatTurn> ChatSession::Send(const std::string& user,
-                                           const std::function<void(const v1::GenerateResponse&)>& on_chunk) {
+                                           const std::function<void(const v1::GenerateResponse&)>& on_chunk,
+                                           Cancellation* cancel) {
   v1::GenerateRequest req;
   *req.mutable_sampling() = options_.sampling;
   *req.mutable_stop() = options_.stop;
   if (session_id_.empty()) {
+    // An explicit session, so that its id is known even if the first turn fails.
+    auto s = client_->CreateSession(v1::CreateSessionRequest());
+    if (!s.ok()) return s.status();
+    session_id_ = s->session_id();
     req.mutable_input()->set_text(options_.chat_template.FirstTurn(options_.system, user));
     req.mutable_input()->set_add_special_tokens(options_.chat_template.first_turn_adds_bos());
-    req.set_keep_session(true);
   } else {
-    req.set_session_id(session_id_);
     req.mutable_input()->set_text(options_.chat_template.NextTurn(user, reply_ended_));
   }
-  auto r = client_->Generate(req, on_chunk);
-  if (!r.ok()) return r.status();
-  session_id_ = r->session_id;
+  req.set_session_id(session_id_);
+  std::string partial;
+  auto r = client_->Generate(
+      req,
+      [&](const v1::GenerateResponse& chunk) {
+        partial += chunk.text();
+        if (on_chunk) on_chunk(chunk);
+      },
+      cancel);
+  if (!r.ok()) {
+    // The server keeps what was computed and generated; the next turn closes the reply.
+    messages_.push_back({"user", user});
+    messages_.push_back({"assistant", partial});
+    reply_ended_ = false;
+    return r.status();
+  }
   auto s = client_->GetSession(session_id_);
   if (!s.ok()) return s.status();
   ChatTurn turn;

@@ -41,8 +41,11 @@ class ChatSession {
 
   ChatSession(Client* client, ChatOptions options);
 
+  // A turn that fails (e.g. CANCELLED through `cancel`) stays in the conversation with
+  // the reply generated so far, as the server keeps it in the session.
   absl::StatusOr<ChatTurn> Send(const std::string& user,
-                                const std::function<void(const v1::GenerateResponse&)>& on_chunk = {});
+                                const std::function<void(const v1::GenerateResponse&)>& on_chunk = {},
+                                Cancellation* cancel = nullptr);
   // Deletes the session; the next turn starts a new conversation (same system prompt).
   absl::Status Reset();
   // Continues on a copy-on-write fork of the session; returns the original's id, which

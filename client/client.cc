@@ -112,10 +112,30 @@ void Client::Prepare(grpc::ClientContext* ctx) const {
   }
 }
 
+bool Cancellation::Cancel() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (ctx_ == nullptr) return false;
+  ctx_->TryCancel();
+  return true;
+}
+
 absl::StatusOr<GenerateResult> Client::Generate(const v1::GenerateRequest& request,
-                                                const std::function<void(const v1::GenerateResponse&)>& on_chunk) {
+                                                const std::function<void(const v1::GenerateResponse&)>& on_chunk,
+                                                Cancellation* cancel) {
   grpc::ClientContext ctx;
   Prepare(&ctx);
+  if (cancel != nullptr) {
+    std::lock_guard<std::mutex> l(cancel->mu_);
+    cancel->ctx_ = &ctx;
+  }
+  struct Unregister {
+    Cancellation* c;
+    ~Unregister() {
+      if (c == nullptr) return;
+      std::lock_guard<std::mutex> l(c->mu_);
+      c->ctx_ = nullptr;
+    }
+  } unregister{cancel};
   GenerateResult r;
   const auto t0 = std::chrono::steady_clock::now();
   auto reader = inference_->Generate(&ctx, request);

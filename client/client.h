@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,18 @@ absl::Status FromGrpc(const grpc::Status& status);
 // "NOT_FOUND" for absl::StatusCode::kNotFound (the gRPC spelling).
 std::string StatusCodeName(absl::StatusCode code);
 
+// Cancels the call it is passed to from another thread (e.g. on Ctrl-C). Reusable: a
+// Cancel() with no call in flight does nothing and returns false.
+class Cancellation {
+ public:
+  bool Cancel();
+
+ private:
+  friend class Client;
+  std::mutex mu_;
+  grpc::ClientContext* ctx_ = nullptr;
+};
+
 // Tokens of a session's context whose KV a call did not compute (the session's KV from
 // earlier calls plus prefix-cache hits), from the session's size after the call.
 inline int64_t ReusedTokens(int64_t session_tokens_after, const v1::Usage& usage) {
@@ -78,8 +91,10 @@ class Client {
   // Streams one generation; on_chunk (optional) sees every chunk as it arrives. An
   // error mid-stream returns that error (the tokens so far are lost to the caller; they
   // stay in a kept session).
+  // cancel (optional): Cancel() from another thread ends the call with CANCELLED.
   absl::StatusOr<GenerateResult> Generate(const v1::GenerateRequest& request,
-                                          const std::function<void(const v1::GenerateResponse&)>& on_chunk = {});
+                                          const std::function<void(const v1::GenerateResponse&)>& on_chunk = {},
+                                          Cancellation* cancel = nullptr);
   absl::StatusOr<v1::PrefillResponse> Prefill(const v1::PrefillRequest& request);
   absl::StatusOr<v1::DecodeResponse> Decode(const v1::DecodeRequest& request);
   absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text, bool add_special_tokens = false);

@@ -1,10 +1,13 @@
 // radixctl chat: multi-turn chat on one session, from a terminal or a pipe.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -29,7 +32,8 @@ Lines starting with / are commands:
   /save FILE     write the transcript (template, session id, messages) as JSON
   /session       print the session id and its state on the server
   /help          this text
-  /quit, /exit   leave (the session is deleted unless --keep)
+  /quit, /exit   leave (the session is deleted unless --keep); so does Ctrl-D
+Ctrl-C stops a reply that is streaming (the chat goes on); at the prompt it leaves.
 SmolLM2 models get their template's default system prompt unless --system is given.
 The template is detected from the model's vocabulary: ChatML (<|im_start|>, the
 default SmolLM2 model), Llama 3 (<|start_header_id|>), else Llama 2 ([INST]).
@@ -59,6 +63,12 @@ void PrintSummary(const radixserve::client::ChatTurn& t) {
 }
 
 int Run(const ChatFlags& f, const Globals& g) {
+  // Ctrl-C is taken by a thread (blocked everywhere else, gRPC's threads included):
+  // during a reply it stops the reply; at the prompt it leaves.
+  sigset_t sigint;
+  sigemptyset(&sigint);
+  sigaddset(&sigint, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigint, nullptr);
   int rc = kExitOk;
   auto client = Connect(g, &rc);
   if (client == nullptr) return rc;
@@ -81,6 +91,20 @@ int Run(const ChatFlags& f, const Globals& g) {
   o.session_id = f.session;
   f.sampling.Fill(&o.sampling, &o.stop);
   ChatSession chat(client.get(), o);
+  radixserve::client::Cancellation cancel;
+  std::thread([&sigint, &cancel, &chat, &f] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&sigint, &sig) != 0) continue;
+      if (cancel.Cancel()) continue;  // a reply was running: it stops, the chat goes on
+      std::fputc('\n', stderr);
+      if (f.keep && !chat.session_id().empty()) {
+        std::fprintf(stderr, "[session %s kept]\n", chat.session_id().c_str());
+      }
+      (void)chat.Close(f.keep);
+      std::_Exit(kExitInterrupted);
+    }
+  }).detach();
 
   const bool tty = isatty(STDIN_FILENO) != 0;
   if (tty && !g.json) {
@@ -149,12 +173,30 @@ int Run(const ChatFlags& f, const Globals& g) {
     }
     ++turn_no;
     bool streamed = false;
-    auto turn = chat.Send(text, [&](const v1::GenerateResponse& chunk) {
-      if (g.json || chunk.text().empty()) return;
-      std::fwrite(chunk.text().data(), 1, chunk.text().size(), stdout);
+    auto turn = chat.Send(
+        text,
+        [&](const v1::GenerateResponse& chunk) {
+          if (g.json || chunk.text().empty()) return;
+          std::fwrite(chunk.text().data(), 1, chunk.text().size(), stdout);
+          std::fflush(stdout);
+          streamed = true;
+        },
+        &cancel);
+    if (!turn.ok() && turn.status().code() == absl::StatusCode::kCancelled) {
+      if (streamed) std::fputc('\n', stdout);
       std::fflush(stdout);
-      streamed = true;
-    });
+      if (g.json) {
+        std::fputs((DumpJson({{"turn", turn_no}, {"user", text}, {"interrupted", true},
+                              {"reply", chat.messages().back().content}, {"session_id", chat.session_id()}},
+                             -1) +
+                    "\n")
+                       .c_str(),
+                   stdout);
+        std::fflush(stdout);
+      }
+      std::fprintf(stderr, "[interrupted; the partial reply stays in the conversation]\n");
+      continue;
+    }
     if (!turn.ok()) {
       if (streamed) std::fputc('\n', stdout);
       (void)chat.Close(f.keep);

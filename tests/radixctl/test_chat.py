@@ -1,9 +1,12 @@
 """radixctl chat driven from a pipe: multi-turn on one session, KV reuse reported per
 turn, and the slash commands."""
 import json
+import os
 import re
+import signal
+import subprocess
 
-from conftest import ctl_json
+from conftest import RADIXCTL, ctl_json
 
 TURN = re.compile(r"\[(\d+) tokens \| prompt (\d+), cached (\d+) \| TTFT ([\d.]+) ms \| ([\d.]+) tok/s \| "
                   r"context (\d+)\]")
@@ -83,3 +86,30 @@ def test_slash_commands_fork_save_reset_keep(ctl, tmp_path):
     assert t["session_id"] == fresh and t["cached_tokens"] == turns[2]["context_tokens"] - 1
     assert ctl("sessions", "rm", first).returncode == 0
     assert session_ids(ctl) == before
+
+
+def test_ctrl_c_stops_a_reply_then_leaves_at_the_prompt(server, ctl):
+    before = session_ids(ctl)
+    env = dict(os.environ, RADIXSERVE_ADDR=server.addr)
+    p = subprocess.Popen([str(RADIXCTL), "chat", "-n", "60", "--ignore-eos"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p.stdin.write("Tell me a very long story about a dragon.\n")
+    p.stdin.flush()
+    p.stdout.read(1)  # the reply is streaming
+    p.send_signal(signal.SIGINT)
+    p.stdin.write("Thanks, that is enough.\n")
+    p.stdin.flush()
+    # Wait for the second reply's summary, then Ctrl-C at the prompt.
+    lines = []
+    while not any(TURN.search(l) for l in lines):
+        lines.append(p.stderr.readline())
+        assert lines[-1], "".join(lines)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    err = "".join(lines) + err
+    assert p.returncode == 130, err
+    assert "[interrupted" in err
+    m = TURN.search(err)
+    generated, cached = int(m.group(1)), int(m.group(3))
+    assert generated == 60 and cached > 0  # the interrupted turn stays in the session's KV
+    assert session_ids(ctl) == before  # leaving deletes the session
