@@ -1,5 +1,7 @@
 #include "backend/cuda/cuda_weights.h"
 
+#include "backend/cuda/weight_repack.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -139,41 +141,6 @@ absl::StatusOr<LinearWeight> LoadLinear(const model::ModelSource& source, const 
 }
 
 }  // namespace
-
-void QuantizeInt8Rows(const float* x, int64_t rows, int64_t k, int8_t* q, uint16_t* scales) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = x + r * k;
-    float amax = 0.0f;
-    for (int64_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(row[i]));
-    scales[r] = FloatToBf16(amax / 127.0f);
-    const float scale = Bf16ToFloat(scales[r]);
-    const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-    for (int64_t i = 0; i < k; ++i) {
-      q[r * k + i] = static_cast<int8_t>(std::clamp(std::nearbyint(row[i] * inv), -127.0f, 127.0f));
-    }
-  }
-}
-
-void QuantizeInt4Rows(const float* x, int64_t rows, int64_t k, uint8_t* q, uint16_t* scales) {
-  const int64_t groups = k / kernels::kInt4GroupSize;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t g = 0; g < groups; ++g) {
-      const float* in = x + r * k + g * kernels::kInt4GroupSize;
-      float amax = 0.0f;
-      for (int i = 0; i < kernels::kInt4GroupSize; ++i) amax = std::max(amax, std::fabs(in[i]));
-      uint16_t& s = scales[r * groups + g];
-      s = FloatToBf16(amax / 7.0f);
-      const float scale = Bf16ToFloat(s);
-      const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-      uint8_t* out = q + (r * k + g * kernels::kInt4GroupSize) / 2;
-      for (int i = 0; i < kernels::kInt4GroupSize; i += 2) {
-        const int lo = static_cast<int>(std::clamp(std::nearbyint(in[i] * inv), -8.0f, 7.0f)) + 8;
-        const int hi = static_cast<int>(std::clamp(std::nearbyint(in[i + 1] * inv), -8.0f, 7.0f)) + 8;
-        out[i / 2] = static_cast<uint8_t>(lo | (hi << 4));
-      }
-    }
-  }
-}
 
 absl::StatusOr<CudaWeights> LoadCudaWeights(const model::ModelSource& source) {
   const model::ModelConfig& config = source.config();

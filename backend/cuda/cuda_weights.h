@@ -57,11 +57,4 @@ struct CudaWeights {
 // the device runs out of memory.
 absl::StatusOr<CudaWeights> LoadCudaWeights(const model::ModelSource& source);
 
-// Host-side quantizers, exposed for tests: rows of float -> the kernel layouts.
-// INT8: scale = max|row| / 127 rounded to bf16; q = round(x / scale) clamped to +-127.
-void QuantizeInt8Rows(const float* x, int64_t rows, int64_t k, int8_t* q, uint16_t* scales);
-// INT4: per 128 inputs scale = max|x| / 7 rounded to bf16; q = round(x / scale) clamped
-// to -8..7, stored as q + 8 in a nibble (even element in the low nibble).
-void QuantizeInt4Rows(const float* x, int64_t rows, int64_t k, uint8_t* q, uint16_t* scales);
-
 }  // namespace radixserve::backend::cuda

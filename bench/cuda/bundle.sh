@@ -11,13 +11,15 @@ set -euo pipefail
 build=${1:?build dir}
 out=${2:?output dir}
 rm -rf "$out"
-mkdir -p "$out/service" "$out/backend" "$out/lib"
+mkdir -p "$out/service" "$out/backend" "$out/bench" "$out/client" "$out/tests" "$out/lib"
 files=()
 for f in service/radixserve service/libradixserve_backend_cuda.so backend/radixserve-backend-check \
-         bench/radixserve-engine-bench; do
+         bench/radixserve-engine-bench client/radixctl tests/backend/backend_golden_test; do
   if [[ -e $build/$f ]]; then
-    cp "$build/$f" "$out/$f"
-    files+=("$out/$f")
+    dst=$out/$f
+    [[ $f == tests/backend/* ]] && dst=$out/tests/$(basename "$f")
+    cp "$build/$f" "$dst"
+    files+=("$dst")
   fi
 done
 ldd "${files[@]}" | awk '/=> \// {print $3}' | sort -u |

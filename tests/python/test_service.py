@@ -12,7 +12,11 @@ import pytest
 from grpc_tools import protoc
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-MODEL = ROOT / "tests/fixtures/models/llama-gqa-tied/model-f32.gguf"
+# RADIXSERVE_TEST_BACKEND=cuda runs the same calls on the CUDA plugin (on a GPU machine),
+# over the head_dim-64 fixture its attention kernels take.
+BACKEND = os.environ.get("RADIXSERVE_TEST_BACKEND", "cpu")
+MODEL = ROOT / ("tests/fixtures/models/llama-gqa-tied/model-f32.gguf" if BACKEND == "cpu"
+                else "tests/fixtures/models/llama-hd64/model-f32.gguf")
 
 # grpc.health.v1 is a standard, tiny API; its client is generated like ours.
 HEALTH_PROTO = """
@@ -62,7 +66,7 @@ def stubs():
 
     build = os.environ.get("RADIXSERVE_BUILD_DIR", str(ROOT / "build"))
     proc = subprocess.Popen(
-        [f"{build}/service/radixserve", f"--model={MODEL}", "--host=127.0.0.1", "--port=0",
+        [f"{build}/service/radixserve", f"--model={MODEL}", f"--backend={BACKEND}", "--host=127.0.0.1", "--port=0",
          "--metrics_port=-1", "--kv_blocks=64", "--host_kv_blocks=32", "--threads=1", "--log_level=warning"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT)
     port = None
@@ -103,7 +107,7 @@ def test_health_and_model_info(stubs):
     pb = stubs.pb
     assert stubs.health.Check(pb.health.HealthCheckRequest()).status == pb.health.HealthCheckResponse.SERVING
     info = stubs.model.GetModelInfo(pb.model.GetModelInfoRequest())
-    assert info.vocab_size == 288 and info.backend == "cpu" and info.context_length == 256
+    assert info.vocab_size == 288 and info.backend == BACKEND and info.context_length == 256
 
 
 def test_server_reflection_lists_the_services(stubs):
