@@ -81,3 +81,15 @@ def test_bench_open_loop_rate_json_on_stdout(ctl, server):
     assert j["tokens"]["generated"] == d["generated"] == 12
     assert j["tokens"]["prompt"] == d["prompt"]
     assert r.stderr == ""  # no progress bar when stderr is not a terminal (auto)
+
+
+def test_bench_reports_failed_requests_and_exits_with_their_error(ctl, server):
+    before = server.metrics()
+    r = ctl("bench", "--requests", "2", "--concurrency", "2", "--prompt-tokens", "4", "--output-tokens", "99999")
+    assert r.returncode == 1
+    assert re.search(r"^requests\s+2 \(ok 0, failed 2\)", r.stdout, re.M)
+    assert "first error         INVALID_ARGUMENT" in r.stdout
+    assert "2 of 2 requests failed; first: INVALID_ARGUMENT" in r.stderr
+    after = server.metrics()
+    key = 'radixserve_requests_total{code="INVALID_ARGUMENT",method="Generate"}'
+    assert after.get(key, 0) - before.get(key, 0) == 2

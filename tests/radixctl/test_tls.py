@@ -1,5 +1,6 @@
 """TLS: radixserve --tls_cert/--tls_key/--tls_ca (mutual TLS) and radixctl --tls --ca
 --cert --key, with certificates made by openssl for the test."""
+import json
 import shutil
 import subprocess
 
@@ -44,8 +45,11 @@ def test_mutual_tls(tls_server, certs):
     r = run_ctl(*tls, "generate", "hello", "-n", "3", "--ignore-eos", addr=tls_server.addr)
     assert r.returncode == 0 and "[3 tokens" in r.stderr
     # The same server under its localhost name (the certificate's DNS SAN).
-    r = run_ctl(*tls, "--addr", f"localhost:{tls_server.port}", "model")
+    r = run_ctl(*tls, "--addr", f"localhost:{tls_server.port}", "--json", "model")
     assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    # The tiny fixture's 288-token vocabulary keeps <|im_start|> as one token.
+    assert info["vocab_size"] == 288 and info["chat_template"] == "chatml"
 
 
 def test_tls_failures_are_connection_errors(tls_server, certs):
