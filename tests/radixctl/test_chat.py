@@ -105,7 +105,8 @@ def test_ctrl_c_stops_a_reply_then_leaves_at_the_prompt(server, ctl):
         lines.append(p.stderr.readline())
         assert lines[-1], "".join(lines)
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
+    p.wait(timeout=60)  # stdin stays open: only the signal can end it
+    _, err = p.communicate(timeout=60)
     err = "".join(lines) + err
     assert p.returncode == 130, err
     assert "[interrupted" in err
