@@ -97,6 +97,7 @@ def test_health(ctl, server):
     r = ctl("health")
     assert r.returncode == 0 and r.stdout.strip() == "SERVING"
     assert ctl_json(ctl, "health") == {"status": "SERVING", "service": ""}
+    assert json.loads(ctl("health", "--json").stdout)["status"] == "SERVING"  # global flags after the command
     # The readiness service the server publishes for Kubernetes.
     r = ctl("health", "--service", "radixserve.ready", "--wait", "10")
     assert r.returncode == 0 and r.stdout.strip() == "SERVING"
