@@ -26,6 +26,8 @@
 #include "service/tls_credentials.h"
 
 ABSL_FLAG(std::string, model, "models/SmolLM2-135M-Instruct.Q4_1.gguf", "GGUF file or Hugging Face model directory");
+ABSL_FLAG(std::string, tokenizer, "",
+          "where the tokenizer is, when not with the model: a GGUF file, tokenizer.json or a directory holding it");
 ABSL_FLAG(std::string, backend, "cpu", "backend: cpu (built in) or a plugin name (libradixserve_backend_<name>.so)");
 ABSL_FLAG(std::string, backend_dir, "", "extra directory to search for backend plugins (before the binary's own)");
 ABSL_FLAG(std::string, host, "0.0.0.0", "address to listen on");
@@ -103,7 +105,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const std::string model_path = absl::GetFlag(FLAGS_model);
-  auto tokenizer = radixserve::model::LoadTokenizer(model_path);
+  const std::string tokenizer_path =
+      absl::GetFlag(FLAGS_tokenizer).empty() ? model_path : absl::GetFlag(FLAGS_tokenizer);
+  auto tokenizer = radixserve::model::LoadTokenizer(tokenizer_path);
   if (!tokenizer.ok()) return Fail(tokenizer.status(), "tokenizer");
   auto backend = MakeBackend(absl::GetFlag(FLAGS_backend), argv[0]);
   if (!backend.ok()) return Fail(backend.status(), "backend");

@@ -41,7 +41,7 @@ if has bench; then
   tok=tests/fixtures/models/llama-hd64/model-f32.gguf  # any tokenizer: the prompts are token ids
   "$bundle/bench/radixserve-engine-bench" --backend cuda --model /tmp/llama8b/model --tokenizer $tok \
     --workloads "${ENGINE_WORKLOADS:-decode1,offline,prefix}" --json "$out/engine_bench.json" || status=1
-  "$bundle/service/radixserve" --backend=cuda --model=/tmp/llama8b/model --port=50061 --metrics_port=-1 \
+  "$bundle/service/radixserve" --backend=cuda --model=/tmp/llama8b/model --tokenizer=$tok --port=50061 --metrics_port=-1 \
     --max_batch_tokens=8192 --max_running=128 --host_kv_blocks=0 --log_level=warning > /tmp/server.log 2>&1 &
   server=$!
   for _ in $(seq 120); do grep -q "listening" /tmp/server.log && break; sleep 1; done

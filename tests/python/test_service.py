@@ -154,3 +154,21 @@ def test_session_calls(stubs):
     stubs.cache.ClearPrefixCache(pb.cache.ClearPrefixCacheRequest())
     stats = stubs.cache.GetCacheStats(pb.cache.GetCacheStatsRequest())
     assert stats.num_sessions == 0 and stats.device_free_blocks == stats.device_blocks
+
+
+def test_tokenizer_can_live_apart_from_the_model():
+    """An HF directory without tokenizer.json serves with --tokenizer pointing elsewhere,
+    and is refused with a message naming the tokenizer without it."""
+    build = os.environ.get("RADIXSERVE_BUILD_DIR", str(ROOT / "build"))
+    hf_dir = ROOT / "tests/fixtures/models/llama-gqa-tied"
+    common = [f"{build}/service/radixserve", f"--model={hf_dir}", "--host=127.0.0.1", "--port=0",
+              "--metrics_port=-1", "--kv_blocks=16", "--threads=1", "--log_level=warning"]
+    refused = subprocess.run(common, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert refused.returncode != 0 and "tokenizer" in refused.stderr
+    proc = subprocess.Popen(common + [f"--tokenizer={MODEL.parent.parent / 'llama-gqa-tied/model-f32.gguf'}"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert any(line.startswith("radixserve listening on port") for line in proc.stdout)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
