@@ -40,13 +40,18 @@ absl::StatusOr<ChatTurn> ChatSession::Send(const std::string& user,
   }
   req.set_session_id(session_id_);
   std::string partial;
-  auto r = client_->Generate(
-      req,
-      [&](const v1::GenerateResponse& chunk) {
-        partial += chunk.text();
-        if (on_chunk) on_chunk(chunk);
-      },
-      cancel);
+  absl::StatusOr<GenerateResult> r;
+  // After an interrupted turn the server may still be ending it (ABORTED: busy).
+  (void)RetryWhileBusy([&] {
+    r = client_->Generate(
+        req,
+        [&](const v1::GenerateResponse& chunk) {
+          partial += chunk.text();
+          if (on_chunk) on_chunk(chunk);
+        },
+        cancel);
+    return r.status();
+  });
   if (!r.ok()) {
     // The server keeps what was computed and generated; the next turn closes the reply.
     messages_.push_back({"user", user});
@@ -85,7 +90,7 @@ absl::StatusOr<std::string> ChatSession::Fork() {
 
 absl::Status ChatSession::Close(bool keep) {
   if (session_id_.empty() || keep) return absl::OkStatus();
-  absl::Status st = client_->DeleteSession(session_id_);
+  absl::Status st = RetryWhileBusy([&] { return client_->DeleteSession(session_id_); });
   session_id_.clear();
   reply_ended_ = true;
   return st;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/client_context.h"
@@ -112,11 +113,26 @@ void Client::Prepare(grpc::ClientContext* ctx) const {
   }
 }
 
+absl::Status RetryWhileBusy(const std::function<absl::Status()>& call, double timeout_s) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1e3));
+  for (;;) {
+    absl::Status st = call();
+    if (st.code() != absl::StatusCode::kAborted || std::chrono::steady_clock::now() >= until) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 bool Cancellation::Cancel() {
   std::lock_guard<std::mutex> l(mu_);
+  cancelled_ = true;
   if (ctx_ == nullptr) return false;
   ctx_->TryCancel();
   return true;
+}
+
+void Cancellation::Reset() {
+  std::lock_guard<std::mutex> l(mu_);
+  cancelled_ = false;
 }
 
 absl::StatusOr<GenerateResult> Client::Generate(const v1::GenerateRequest& request,
@@ -126,6 +142,7 @@ absl::StatusOr<GenerateResult> Client::Generate(const v1::GenerateRequest& reque
   Prepare(&ctx);
   if (cancel != nullptr) {
     std::lock_guard<std::mutex> l(cancel->mu_);
+    if (cancel->cancelled_) return absl::CancelledError("cancelled before it started");
     cancel->ctx_ = &ctx;
   }
   struct Unregister {

@@ -63,17 +63,24 @@ absl::Status FromGrpc(const grpc::Status& status);
 // "NOT_FOUND" for absl::StatusCode::kNotFound (the gRPC spelling).
 std::string StatusCodeName(absl::StatusCode code);
 
-// Cancels the call it is passed to from another thread (e.g. on Ctrl-C). Reusable: a
-// Cancel() with no call in flight does nothing and returns false.
+// Cancels the call it is passed to from another thread (e.g. on Ctrl-C). Cancel() is
+// sticky: a call started later with it fails at once with CANCELLED, until Reset().
 class Cancellation {
  public:
+  // Returns whether a call was in flight.
   bool Cancel();
+  void Reset();
 
  private:
   friend class Client;
   std::mutex mu_;
   grpc::ClientContext* ctx_ = nullptr;
+  bool cancelled_ = false;
 };
+
+// Runs `call` again while it returns ABORTED (its session still busy, e.g. with a call
+// just cancelled, which the server ends between engine steps), for up to timeout_s.
+absl::Status RetryWhileBusy(const std::function<absl::Status()>& call, double timeout_s = 5);
 
 // Tokens of a session's context whose KV a call did not compute (the session's KV from
 // earlier calls plus prefix-cache hits), from the session's size after the call.

@@ -5,6 +5,8 @@
 // prompt lengths) with ignore_eos (exact output lengths). Closed loop: --concurrency
 // workers each run one conversation at a time. Open loop (--rate R): conversations
 // start at Poisson arrival times, R per second, each on its own thread.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +58,7 @@ struct Conversation {
 
 struct Sample {
   bool ok = false;
+  bool cancelled = false;  // cut by Ctrl-C
   double ttft_ms = 0, tpot_ms = 0, e2e_ms = 0;
   int64_t prompt_tokens = 0, cached_tokens = 0, generated_tokens = 0;
   absl::Status status;
@@ -106,15 +110,18 @@ class Runner {
     if (f_.rate > 0) {
       for (size_t i = 0; i < convs_.size(); ++i) {
         threads.emplace_back([this, i] {
-          std::this_thread::sleep_until(start_ + std::chrono::microseconds(
-                                                     static_cast<int64_t>(convs_[i].arrival_s * 1e6)));
+          const auto at = start_ + std::chrono::microseconds(static_cast<int64_t>(convs_[i].arrival_s * 1e6));
+          {
+            std::unique_lock<std::mutex> l(mu_);
+            if (cv_.wait_until(l, at, [this] { return stop_.load(); })) return;
+          }
           RunConversation(convs_[i]);
         });
       }
     } else {
       for (int w = 0; w < f_.concurrency; ++w) {
         threads.emplace_back([this, &next] {
-          for (size_t i; (i = next.fetch_add(1)) < convs_.size();) RunConversation(convs_[i]);
+          for (size_t i; !stop_ && (i = next.fetch_add(1)) < convs_.size();) RunConversation(convs_[i]);
         });
       }
     }
@@ -128,23 +135,50 @@ class Runner {
     if (bar.joinable()) bar.join();
   }
 
+  // Ctrl-C: cancels the requests in flight and starts no more (any thread).
+  void Stop() {
+    stop_ = true;
+    {
+      std::lock_guard<std::mutex> l(inflight_mu_);
+      for (auto* c : inflight_) c->Cancel();
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    cv_.notify_all();
+  }
+  bool stopped() const { return stop_; }
+
   const std::vector<Sample>& samples() const { return samples_; }
   double duration_s() const { return duration_s_; }
 
  private:
   void RunConversation(const Conversation& c) {
     std::string session;
-    for (size_t k = 0; k < c.turns.size(); ++k) {
+    if (c.turns.size() > 1) {  // an explicit session: its id is known even if a turn fails
+      auto s = client_->CreateSession(v1::CreateSessionRequest());
+      if (!s.ok()) {
+        Sample failed;
+        failed.status = s.status();
+        Record(failed);
+        return;
+      }
+      session = s->session_id();
+    }
+    radixserve::client::Cancellation cancel;
+    {
+      std::lock_guard<std::mutex> l(inflight_mu_);
+      inflight_.insert(&cancel);
+      if (stop_) cancel.Cancel();
+    }
+    for (size_t k = 0; k < c.turns.size() && !stop_; ++k) {
       const Turn& t = c.turns[k];
       v1::GenerateRequest req;
       req.set_session_id(session);
-      req.set_keep_session(c.turns.size() > 1);
       req.mutable_input()->mutable_tokens()->mutable_ids()->Add(t.prompt.begin(), t.prompt.end());
       req.mutable_sampling()->set_temperature(f_.temperature);
       req.mutable_sampling()->set_seed(f_.seed + k);
       req.mutable_stop()->set_max_tokens(t.output_tokens);
       req.mutable_stop()->set_ignore_eos(true);
-      auto r = client_->Generate(req);
+      auto r = client_->Generate(req, {}, &cancel);
       Sample s;
       if (r.ok()) {
         s.ok = true;
@@ -157,11 +191,18 @@ class Runner {
         session = r->session_id;
       } else {
         s.status = r.status();
+        s.cancelled = stop_ && r.status().code() == absl::StatusCode::kCancelled;
       }
       Record(s);
       if (!r.ok()) break;  // the rest of the conversation is not run
     }
-    if (!session.empty()) (void)client_->DeleteSession(session);
+    {
+      std::lock_guard<std::mutex> l(inflight_mu_);
+      inflight_.erase(&cancel);
+    }
+    if (!session.empty()) {
+      (void)radixserve::client::RetryWhileBusy([&] { return client_->DeleteSession(session); });
+    }
   }
 
   void Record(const Sample& s) {
@@ -197,11 +238,33 @@ class Runner {
   std::mutex mu_;
   std::condition_variable cv_;
   bool finished_ = false;
+  std::atomic<bool> stop_{false};
+  std::mutex inflight_mu_;
+  std::set<radixserve::client::Cancellation*> inflight_;
   std::vector<Sample> samples_;
   int64_t generated_ = 0;
 };
 
+// The runner Ctrl-C stops, while one runs.
+std::atomic<Runner*> g_runner{nullptr};
+
 int Run(const BenchFlags& f, const Globals& g) {
+  // Ctrl-C is taken by a thread (blocked everywhere else, gRPC's threads included): the
+  // first stops the run and reports what finished; a second leaves at once.
+  sigset_t sigint;
+  sigemptyset(&sigint);
+  sigaddset(&sigint, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigint, nullptr);
+  std::thread([sigint] {
+    for (int n = 0;; ++n) {
+      int sig = 0;
+      if (sigwait(&sigint, &sig) != 0) continue;
+      Runner* r = g_runner.load();
+      if (r == nullptr || n > 0) std::_Exit(kExitInterrupted);
+      std::fprintf(stderr, "\n[interrupted: cancelling the requests in flight; Ctrl-C again to leave now]\n");
+      r->Stop();
+    }
+  }).detach();
   auto prompt = LengthDist::Parse(f.prompt_tokens);
   if (!prompt.ok()) return UsageError(std::string(prompt.status().message()));
   auto output = LengthDist::Parse(f.output_tokens);
@@ -216,16 +279,23 @@ int Run(const BenchFlags& f, const Globals& g) {
 
   Runner runner(client.get(), f, MakeWorkload(f, *prompt, *output, info->vocab_size()));
   const bool progress = f.progress == "always" || (f.progress == "auto" && isatty(STDERR_FILENO) != 0);
+  g_runner = &runner;
   runner.Run(progress);
+  g_runner = nullptr;  // from here Ctrl-C leaves at once
+  const bool interrupted = runner.stopped();
 
   auto after = client->GetCacheStats();
   if (!after.ok()) return Fail(after.status(), "GetCacheStats", g);
 
-  int ok = 0, failed = 0;
+  int ok = 0, failed = 0, cancelled = 0;
   int64_t prompt_tokens = 0, cached_tokens = 0, generated_tokens = 0;
   std::vector<double> ttft, tpot, e2e;
   absl::Status first_error;
   for (const Sample& s : runner.samples()) {
+    if (s.cancelled) {
+      ++cancelled;
+      continue;
+    }
     if (!s.ok) {
       ++failed;
       if (first_error.ok()) first_error = s.status;
@@ -260,6 +330,10 @@ int Run(const BenchFlags& f, const Globals& g) {
                  {"model", info->name()}};
   j["duration_s"] = dur;
   j["requests"] = {{"total", ok + failed}, {"ok", ok}, {"failed", failed}};
+  if (interrupted) {
+    j["interrupted"] = true;
+    j["requests"]["cancelled"] = cancelled;
+  }
   j["tokens"] = {{"prompt", prompt_tokens}, {"cached", cached_tokens}, {"generated", generated_tokens}};
   j["throughput"] = {{"requests_per_s", ok / dur},
                      {"prompt_tokens_per_s", static_cast<double>(prompt_tokens) / dur},
@@ -289,7 +363,8 @@ int Run(const BenchFlags& f, const Globals& g) {
                            : absl::StrFormat("concurrency %d", f.concurrency).c_str(),
                 f.prompt_tokens.c_str(), f.output_tokens.c_str(), f.shared_prefix, f.turns);
     std::printf("duration            %.2f s\n", dur);
-    std::printf("requests            %d (ok %d, failed %d)\n", ok + failed, ok, failed);
+    std::printf("requests            %d (ok %d, failed %d)%s\n", ok + failed, ok, failed,
+                interrupted ? absl::StrFormat(", interrupted: %d cancelled", cancelled).c_str() : "");
     std::printf("prompt tokens       %lld (cached %lld)\n", static_cast<long long>(prompt_tokens),
                 static_cast<long long>(cached_tokens));
     std::printf("generated tokens    %lld\n", static_cast<long long>(generated_tokens));
@@ -306,6 +381,7 @@ int Run(const BenchFlags& f, const Globals& g) {
     }
     std::fflush(stdout);
   }
+  if (interrupted) return kExitInterrupted;
   if (failed > 0) return Fail(first_error, absl::StrFormat("%d of %d requests failed; first", failed, ok + failed), g);
   return kExitOk;
 }

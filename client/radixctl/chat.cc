@@ -183,6 +183,7 @@ int Run(const ChatFlags& f, const Globals& g) {
         },
         &cancel);
     if (!turn.ok() && turn.status().code() == absl::StatusCode::kCancelled) {
+      cancel.Reset();
       if (streamed) std::fputc('\n', stdout);
       std::fflush(stdout);
       if (g.json) {

@@ -1,9 +1,13 @@
 """radixctl bench: a short workload whose printed counts match the server's Prometheus
 counters for the same run, and the same figures in --json."""
 import json
+import os
 import re
+import signal
+import subprocess
+import time
 
-from conftest import ctl_json
+from conftest import RADIXCTL, ctl_json
 
 COUNTERS = {
     "requests": 'radixserve_requests_total{code="OK",method="Generate"}',
@@ -93,3 +97,21 @@ def test_bench_reports_failed_requests_and_exits_with_their_error(ctl, server):
     after = server.metrics()
     key = 'radixserve_requests_total{code="INVALID_ARGUMENT",method="Generate"}'
     assert after.get(key, 0) - before.get(key, 0) == 2
+
+
+def test_ctrl_c_cancels_the_run_and_reports_what_finished(server, ctl):
+    env = dict(os.environ, RADIXSERVE_ADDR=server.addr)
+    p = subprocess.Popen([str(RADIXCTL), "bench", "--requests", "40", "--concurrency", "2", "--turns", "2",
+                          "--prompt-tokens", "8", "--output-tokens", "64", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "[interrupted" in err
+    j = json.loads(out)
+    assert j["interrupted"] is True and j["requests"]["failed"] == 0
+    assert j["requests"]["ok"] < 40 and j["requests"]["cancelled"] >= 1
+    assert j["tokens"]["generated"] == 64 * j["requests"]["ok"]
+    # Every conversation's session is deleted, the cancelled ones included.
+    assert ctl_json(ctl, "sessions", "ls")["total_sessions"] == 0
