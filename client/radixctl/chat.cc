@@ -92,7 +92,7 @@ int Run(const ChatFlags& f, const Globals& g) {
   f.sampling.Fill(&o.sampling, &o.stop);
   ChatSession chat(client.get(), o);
   radixserve::client::Cancellation cancel;
-  std::thread([&sigint, &cancel, &chat, &f] {
+  std::thread([sigint, &cancel, &chat, &f] {
     for (;;) {
       int sig = 0;
       if (sigwait(&sigint, &sig) != 0) continue;
