@@ -97,6 +97,7 @@ int Run(const ChatFlags& f, const Globals& g) {
       int sig = 0;
       if (sigwait(&sigint, &sig) != 0) continue;
       if (cancel.Cancel()) continue;  // a reply was running: it stops, the chat goes on
+      std::fflush(stdout);
       std::fputc('\n', stderr);
       if (f.keep && !chat.session_id().empty()) {
         std::fprintf(stderr, "[session %s kept]\n", chat.session_id().c_str());
