@@ -1,6 +1,7 @@
 #include "backend/cuda/cuda_forward.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <span>
@@ -61,6 +62,8 @@ CudaForward::CudaForward(const model::ModelConfig& config, const CudaWeights& we
     rope_base_.factor = static_cast<float>(config.rope_scaling.factor);
   }
   rope_base_.maybe_freq_factors = weights.rope_freq_factors.as<const float>();
+  const char* graphs = std::getenv("RADIXSERVE_CUDA_GRAPHS");
+  graphs_enabled_ = graphs == nullptr || std::string(graphs) != "0";
 }
 
 absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const CascadePlan* cascade) {
@@ -138,7 +141,8 @@ absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const
   return absl::OkStatus();
 }
 
-absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const DeviceSampling* sampling) {
+absl::Status CudaForward::Prepare(const PackedStep& step, const CascadePlan* cascade, const DeviceSampling* sampling,
+                                  StepBuffers& buffers) {
   const int32_t t = static_cast<int32_t>(step.tokens.size());
   const int32_t num_seqs = static_cast<int32_t>(step.kv_lens.size());
   const int32_t r = static_cast<int32_t>(step.logit_rows.size());
@@ -151,8 +155,6 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
   const int32_t num_q_heads = static_cast<int32_t>(config_.num_heads);
   const int32_t num_kv_heads = static_cast<int32_t>(config_.num_kv_heads);
 
-  std::optional<CascadePlan> cascade = PlanCascade(step, kv_.view.block_size, cascade_min_shared_);
-
   // Metadata image -> pinned -> device, one copy.
   MetaImage image(meta_host_);
   const int64_t o_tokens = image.Add(step.tokens), o_pos = image.Add(step.positions),
@@ -160,7 +162,7 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
                 o_kvl = image.Add(step.kv_lens), o_bi = image.Add(step.block_indptr),
                 o_bids = image.Add(step.block_ids), o_rows = image.Add(step.logit_rows);
   int64_t o_c[9] = {};
-  if (cascade) {
+  if (cascade != nullptr) {
     o_c[0] = image.Add(cascade->order);
     o_c[1] = image.Add(cascade->inverse);
     o_c[2] = image.Add(cascade->group_indptr);
@@ -181,12 +183,13 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
     o_s[5] = image.Add(sampling->offsets);
   }
   const int64_t meta_bytes = AlignUp(static_cast<int64_t>(meta_host_.size()));
-  RETURN_IF_ERROR(meta_pinned_.Reserve(meta_bytes));
-  RETURN_IF_ERROR(meta_device_.Reserve(meta_bytes));
-  std::memcpy(meta_pinned_.get(), meta_host_.data(), meta_host_.size());
-  RS_CUDA_OK(cudaMemcpyAsync(meta_device_.get(), meta_pinned_.get(), meta_host_.size(), cudaMemcpyHostToDevice,
-                             stream_));
-  const uint8_t* base = meta_device_.as<const uint8_t>();
+  RETURN_IF_ERROR(buffers.meta_pinned.Reserve(meta_bytes));
+  if (&buffers == &graph_buffers_ && meta_bytes > buffers.meta_device.bytes()) DropGraphs();
+  RETURN_IF_ERROR(buffers.meta_device.Reserve(meta_bytes));
+  std::memcpy(buffers.meta_pinned.get(), meta_host_.data(), meta_host_.size());
+  RS_CUDA_OK(cudaMemcpyAsync(buffers.meta_device.get(), buffers.meta_pinned.get(), meta_host_.size(),
+                             cudaMemcpyHostToDevice, stream_));
+  const uint8_t* base = buffers.meta_device.as<const uint8_t>();
   auto i32 = [&](int64_t off) { return reinterpret_cast<const int32_t*>(base + off); };
   meta_.tokens = i32(o_tokens);
   meta_.positions = i32(o_pos);
@@ -213,7 +216,7 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
   meta_.offsets = reinterpret_cast<const uint64_t*>(base + o_s[5]);
 
   // Workspaces of this step's attention and sampling.
-  if (cascade) {
+  if (cascade != nullptr) {
     attn_ws_bytes_ = kernels::cuda::CascadeWorkspaceBytes(
         static_cast<int32_t>(cascade->prefix_lens.size()), num_seqs, num_q_heads, num_kv_heads,
         static_cast<int32_t>(head_dim), cascade->max_group_size, cascade->max_prefix_len, cascade->max_suffix_len);
@@ -229,15 +232,16 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
   const int64_t sizes[] = {
       t * hidden * 2,       t * hidden * 2,        t * hidden * 2,   t * q_dim * 2,       t * 2 * kv_dim * 2,
       t * q_dim * 2,        t * 2 * ffn * 2,       t * ffn * 2,      r * hidden * 2,      r * vocab * 2,
-      cascade ? num_seqs * q_dim * 2 : 0,          cascade ? num_seqs * q_dim * 2 : 0,  attn_ws_bytes_,
+      cascade != nullptr ? num_seqs * q_dim * 2 : 0, cascade != nullptr ? num_seqs * q_dim * 2 : 0,  attn_ws_bytes_,
       sample_ws_bytes_,     r * vocab * 4,         r * 4,            r * 4};
   int64_t total = 0;
   for (int64_t s : sizes) total += AlignUp(s);
-  RETURN_IF_ERROR(arena_.Reserve(total));
+  if (&buffers == &graph_buffers_ && total > buffers.arena.bytes()) DropGraphs();
+  RETURN_IF_ERROR(buffers.arena.Reserve(total));
   void* ptrs[std::size(sizes)];
   int64_t at = 0;
   for (size_t i = 0; i < std::size(sizes); ++i) {
-    ptrs[i] = arena_.as<uint8_t>() + at;
+    ptrs[i] = buffers.arena.as<uint8_t>() + at;
     at += AlignUp(sizes[i]);
   }
   x_ = ptrs[0], tmp_ = ptrs[1], xn_ = ptrs[2], q_ = ptrs[3], kv_new_ = ptrs[4], attn_ = ptrs[5];
@@ -246,6 +250,18 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
   logits_ = static_cast<float*>(ptrs[14]);
   logprobs_ = static_cast<float*>(ptrs[15]);
   sampled_ = static_cast<int32_t*>(ptrs[16]);
+
+  return absl::OkStatus();
+}
+
+absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan* cascade) {
+  const int32_t t = static_cast<int32_t>(step.tokens.size());
+  const int32_t r = static_cast<int32_t>(step.logit_rows.size());
+  const int64_t hidden = config_.hidden_size;
+  const int64_t head_dim = config_.head_dim;
+  const int64_t q_dim = config_.num_heads * head_dim;
+  const int64_t kv_dim = config_.num_kv_heads * head_dim;
+  const int64_t ffn = config_.intermediate_size;
 
   RS_CUDA_OK(LaunchEmbedding(weights_.token_embd.get(), meta_.tokens, t, static_cast<int32_t>(hidden), x_, stream_));
 
@@ -294,7 +310,7 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
     write.k_cache = kv_.k[l];
     write.v_cache = kv_.v[l];
     RS_KERNEL_OK(kernels::cuda::WriteKv(write, stream_));
-    RETURN_IF_ERROR(Attention(l, step, cascade ? &*cascade : nullptr));
+    RETURN_IF_ERROR(Attention(l, step, cascade));
     RETURN_IF_ERROR(gemm_.Run(w.o, attn_, t, tmp_, false, nullptr, stream_));
     norm.x = tmp_;
     norm.maybe_residual = x_;
@@ -306,8 +322,7 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
     RETURN_IF_ERROR(gemm_.Run(w.down, act_, t, tmp_, false, nullptr, stream_));
   }
 
-  ForwardOutput out;
-  if (r == 0) return out;
+  if (r == 0) return absl::OkStatus();
   // Final norm with the last residual add, then only the rows that produce logits.
   norm.x = tmp_;
   norm.maybe_residual = x_;
@@ -316,9 +331,16 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
   RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
   RS_CUDA_OK(LaunchGatherRows(xn_, meta_.logit_rows, r, static_cast<int32_t>(hidden), rows_, stream_));
   RETURN_IF_ERROR(gemm_.Run(weights_.output, rows_, r, logits_, true, logits_bf16_, stream_));
-  out.logits = logits_;
 
-  if (sampling != nullptr) {
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ForwardOutput> CudaForward::Sample(int32_t rows, const DeviceSampling* sampling) {
+  const int64_t vocab = config_.vocab_size;
+  const int32_t r = rows;
+  ForwardOutput out;
+  out.logits = logits_;
+  if (sampling != nullptr && rows > 0) {
     kernels::SamplingParams s;
     s.logits = logits_;
     s.batch = r;
@@ -339,5 +361,83 @@ absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const Dev
   }
   return out;
 }
+
+absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const DeviceSampling* sampling) {
+  const int32_t num_seqs = static_cast<int32_t>(step.kv_lens.size());
+  std::optional<CascadePlan> cascade = PlanCascade(step, kv_.view.block_size, cascade_min_shared_);
+  if (graphs_enabled_ && !cascade && step.max_q_len == 1 && num_seqs <= kGraphBatches.back() &&
+      static_cast<int32_t>(step.logit_rows.size()) == num_seqs) {
+    return RunDecodeGraph(step, sampling);
+  }
+  RETURN_IF_ERROR(Prepare(step, cascade ? &*cascade : nullptr, sampling, eager_buffers_));
+  RETURN_IF_ERROR(EnqueueModel(step, cascade ? &*cascade : nullptr));
+  return Sample(static_cast<int32_t>(step.logit_rows.size()), sampling);
+}
+
+// Decode steps replay a CUDA graph of the whole model, captured once per (batch bucket,
+// context bucket): the batch is padded with empty sequences (no KV slot written, no keys
+// read) and the context bound rounded up to a power of two, which only picks the
+// attention's split, so every argument baked into the graph is a pure function of the key,
+// and the per-step data (tokens, positions, block tables, sampling) lives at fixed device
+// addresses that one copy refreshes before each replay.
+absl::StatusOr<ForwardOutput> CudaForward::RunDecodeGraph(const PackedStep& step, const DeviceSampling* sampling) {
+  const int32_t n = static_cast<int32_t>(step.kv_lens.size());
+  const int32_t batch = *std::lower_bound(kGraphBatches.begin(), kGraphBatches.end(), n);
+  int32_t context = 256;
+  while (context < step.max_kv_len) context *= 2;
+  const int32_t bs = kv_.view.block_size;
+
+  PackedStep padded = step;
+  for (int32_t i = n; i < batch; ++i) {
+    padded.tokens.push_back(0);
+    padded.positions.push_back(0);
+    padded.slot_mapping.push_back(-1);
+    padded.kv_lens.push_back(0);
+    padded.q_indptr.push_back(i + 1);
+    padded.block_indptr.push_back(padded.block_indptr.back());
+  }
+  padded.block_ids.resize(static_cast<size_t>(batch) * ((context + bs - 1) / bs), 0);
+  padded.logit_rows.resize(static_cast<size_t>(batch));
+  for (int32_t i = 0; i < batch; ++i) padded.logit_rows[i] = i;
+  padded.max_kv_len = context;
+  DeviceSampling padded_sampling;
+  if (sampling != nullptr) {
+    padded_sampling = *sampling;
+    padded_sampling.temperature.resize(batch, 0.0f);
+    padded_sampling.top_p.resize(batch, 1.0f);
+    padded_sampling.min_p.resize(batch, 0.0f);
+    padded_sampling.top_k.resize(batch, 0);
+    padded_sampling.seeds.resize(batch, 0);
+    padded_sampling.offsets.resize(batch, 0);
+  }
+  RETURN_IF_ERROR(Prepare(padded, nullptr, sampling != nullptr ? &padded_sampling : nullptr, graph_buffers_));
+  const auto key = std::make_pair(batch, context);
+  auto it = graphs_.find(key);
+  if (it == graphs_.end()) {
+    cudaGraph_t graph = nullptr;
+    RS_CUDA_OK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    const absl::Status captured = EnqueueModel(padded, nullptr);
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    if (!captured.ok()) {
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      return captured;
+    }
+    RS_CUDA_OK(ended);
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    RS_CUDA_OK(instantiated);
+    it = graphs_.emplace(key, exec).first;
+  }
+  RS_CUDA_OK(cudaGraphLaunch(it->second, stream_));
+  return Sample(n, sampling);
+}
+
+void CudaForward::DropGraphs() {
+  for (auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);
+  graphs_.clear();
+}
+
+CudaForward::~CudaForward() { DropGraphs(); }
 
 }  // namespace radixserve::backend::cuda

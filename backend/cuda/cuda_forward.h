@@ -10,8 +10,12 @@
 
 #include <cuda_runtime.h>
 
+#include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "absl/status/statusor.h"
 #include "backend/cuda/cascade_plan.h"
@@ -48,6 +52,7 @@ class CudaForward {
  public:
   CudaForward(const model::ModelConfig& config, const CudaWeights& weights, const DeviceKv& kv, Gemm& gemm,
               cudaStream_t stream);
+  ~CudaForward();
 
   // Enqueues the step. With `sampling`, also samples every logit row on the device
   // (all rows must sample). Outputs stay valid until the next Run.
@@ -57,6 +62,25 @@ class CudaForward {
   void set_cascade_min_shared_tokens(int32_t n) { cascade_min_shared_ = n; }
 
  private:
+  // Where a step's metadata and activations live: eager steps and graph replays each
+  // have their own, so a prefill that grows the eager ones never moves what a captured
+  // graph points at.
+  struct StepBuffers {
+    PinnedBuffer meta_pinned;
+    DeviceBuffer meta_device, arena;
+  };
+  // Decode batch sizes a graph is captured for (a step pads up to the next one).
+  static constexpr std::array<int32_t, 14> kGraphBatches = {1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256};
+
+  // Uploads the step's metadata and carves the activations (sets meta_ and the pointers).
+  absl::Status Prepare(const PackedStep& step, const CascadePlan* cascade, const DeviceSampling* sampling,
+                       StepBuffers& buffers);
+  // Embedding .. logits: only kernel launches and cuBLASLt calls (graph-capturable).
+  absl::Status EnqueueModel(const PackedStep& step, const CascadePlan* cascade);
+  // Device sampling of the first `rows` logit rows (when asked).
+  absl::StatusOr<ForwardOutput> Sample(int32_t rows, const DeviceSampling* sampling);
+  absl::StatusOr<ForwardOutput> RunDecodeGraph(const PackedStep& step, const DeviceSampling* sampling);
+  void DropGraphs();
   absl::Status Attention(int32_t layer, const PackedStep& step, const CascadePlan* cascade);
 
   const model::ModelConfig& config_;
@@ -67,10 +91,12 @@ class CudaForward {
   kernels::RopeParams rope_base_;
   int32_t cascade_min_shared_ = 64;
 
+  bool graphs_enabled_ = true;  // RADIXSERVE_CUDA_GRAPHS=0 turns decode graphs off
+  absl::flat_hash_map<std::pair<int32_t, int32_t>, cudaGraphExec_t> graphs_;  // (batch, context) ->
+
   // Step metadata: built on the host, staged in pinned memory, one copy per step.
   std::vector<uint8_t> meta_host_;
-  PinnedBuffer meta_pinned_;
-  DeviceBuffer meta_device_;
+  StepBuffers eager_buffers_, graph_buffers_;
   struct MetaPtrs {
     const int32_t *tokens, *positions, *slots, *q_indptr, *kv_lens, *block_indptr, *block_ids, *logit_rows;
     const int32_t *order, *inverse, *group_indptr, *prefix_lens, *prefix_block_indptr, *prefix_block_ids;
@@ -80,8 +106,7 @@ class CudaForward {
     const uint64_t *seeds, *offsets;
   } meta_{};
 
-  // Activations (bf16 unless noted), carved from one growing buffer.
-  DeviceBuffer arena_;
+  // Activations (bf16 unless noted), carved from the step's arena.
   void *x_ = nullptr, *tmp_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *kv_new_ = nullptr, *attn_ = nullptr;
   void *gate_up_ = nullptr, *act_ = nullptr, *rows_ = nullptr, *logits_bf16_ = nullptr;
   void *q_perm_ = nullptr, *o_perm_ = nullptr, *attn_ws_ = nullptr, *sample_ws_ = nullptr;

@@ -30,7 +30,8 @@ if has server; then
 fi
 if has hf; then
   echo "== hf"
-  python3 scripts/hf_backend_check.py --tool "$bundle/backend/radixserve-backend-check" --out /tmp/hfcheck 2>&1 |
+  python3 scripts/hf_backend_check.py --tool "$bundle/backend/radixserve-backend-check" --out /tmp/hfcheck \
+    ${HF_MODELS:+--models $HF_MODELS} 2>&1 |
     grep -v Writing | tail -12 || status=1
   cp /tmp/hfcheck/summary.json "$out/hf_check_summary.json"
 fi
@@ -41,6 +42,9 @@ if has bench; then
   tok=tests/fixtures/models/llama-hd64/model-f32.gguf  # any tokenizer: the prompts are token ids
   "$bundle/bench/radixserve-engine-bench" --backend cuda --model /tmp/llama8b/model --tokenizer $tok \
     --workloads "${ENGINE_WORKLOADS:-decode1,offline,prefix}" --json "$out/engine_bench.json" || status=1
+  echo "-- the same without CUDA graphs (RADIXSERVE_CUDA_GRAPHS=0)"
+  RADIXSERVE_CUDA_GRAPHS=0 "$bundle/bench/radixserve-engine-bench" --backend cuda --model /tmp/llama8b/model \
+    --tokenizer $tok --workloads decode1,offline --json "$out/engine_bench_nographs.json" | tail -3 || status=1
   "$bundle/service/radixserve" --backend=cuda --model=/tmp/llama8b/model --tokenizer=$tok --port=50061 --metrics_port=-1 \
     --max_batch_tokens=8192 --max_running=128 --host_kv_blocks=0 --log_level=warning > /tmp/server.log 2>&1 &
   server=$!
