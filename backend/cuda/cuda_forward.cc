@@ -50,7 +50,7 @@ class MetaImage {
 
 CudaForward::CudaForward(const model::ModelConfig& config, const CudaWeights& weights, const DeviceKv& kv, Gemm& gemm,
                          cudaStream_t stream)
-    : config_(config), weights_(weights), kv_(kv), gemm_(gemm), stream_(stream) {
+    : config_(config), weights_(weights), kv_(kv), gemm_(gemm), stream_(stream), profiler_(stream) {
   rope_base_.dtype = ScalarType::kBF16;
   rope_base_.style = weights.rope_style;
   rope_base_.num_q_heads = static_cast<int32_t>(config.num_heads);
@@ -63,7 +63,7 @@ CudaForward::CudaForward(const model::ModelConfig& config, const CudaWeights& we
   }
   rope_base_.maybe_freq_factors = weights.rope_freq_factors.as<const float>();
   const char* graphs = std::getenv("RADIXSERVE_CUDA_GRAPHS");
-  graphs_enabled_ = graphs == nullptr || std::string(graphs) != "0";
+  graphs_enabled_ = (graphs == nullptr || std::string(graphs) != "0") && !profiler_.enabled();
 }
 
 absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const CascadePlan* cascade) {
@@ -263,7 +263,9 @@ absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan
   const int64_t kv_dim = config_.num_kv_heads * head_dim;
   const int64_t ffn = config_.intermediate_size;
 
+  profiler_.Begin();
   RS_CUDA_OK(LaunchEmbedding(weights_.token_embd.get(), meta_.tokens, t, static_cast<int32_t>(hidden), x_, stream_));
+  profiler_.Mark("embedding");
 
   kernels::RmsNormParams norm;
   norm.dtype = ScalarType::kBF16;
@@ -304,25 +306,39 @@ absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan
     norm.out = xn_;
     norm.weight = w.attn_norm.get();
     RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
+    profiler_.Mark("rmsnorm");
     RETURN_IF_ERROR(gemm_.Run(w.q, xn_, t, q_, false, nullptr, stream_));
+    profiler_.Mark("gemm_q");
     RETURN_IF_ERROR(gemm_.Run(w.kv, xn_, t, kv_new_, false, nullptr, stream_));
+    profiler_.Mark("gemm_kv");
     RS_KERNEL_OK(kernels::cuda::ApplyRope(rope, stream_));
+    profiler_.Mark("rope");
     write.k_cache = kv_.k[l];
     write.v_cache = kv_.v[l];
     RS_KERNEL_OK(kernels::cuda::WriteKv(write, stream_));
+    profiler_.Mark("write_kv");
     RETURN_IF_ERROR(Attention(l, step, cascade));
+    profiler_.Mark("attention");
     RETURN_IF_ERROR(gemm_.Run(w.o, attn_, t, tmp_, false, nullptr, stream_));
+    profiler_.Mark("gemm_o");
     norm.x = tmp_;
     norm.maybe_residual = x_;
     norm.out = xn_;
     norm.weight = w.ffn_norm.get();
     RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
+    profiler_.Mark("rmsnorm");
     RETURN_IF_ERROR(gemm_.Run(w.gate_up, xn_, t, gate_up_, false, nullptr, stream_));
+    profiler_.Mark("gemm_gate_up");
     RS_KERNEL_OK(kernels::cuda::SiluAndMul(silu, stream_));
+    profiler_.Mark("silu_mul");
     RETURN_IF_ERROR(gemm_.Run(w.down, act_, t, tmp_, false, nullptr, stream_));
+    profiler_.Mark("gemm_down");
   }
 
-  if (r == 0) return absl::OkStatus();
+  if (r == 0) {
+    profiler_.End();
+    return absl::OkStatus();
+  }
   // Final norm with the last residual add, then only the rows that produce logits.
   norm.x = tmp_;
   norm.maybe_residual = x_;
@@ -330,7 +346,10 @@ absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan
   norm.weight = weights_.output_norm.get();
   RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
   RS_CUDA_OK(LaunchGatherRows(xn_, meta_.logit_rows, r, static_cast<int32_t>(hidden), rows_, stream_));
+  profiler_.Mark("final_norm");
   RETURN_IF_ERROR(gemm_.Run(weights_.output, rows_, r, logits_, true, logits_bf16_, stream_));
+  profiler_.Mark("lm_head");
+  profiler_.End();
 
   return absl::OkStatus();
 }
@@ -414,6 +433,9 @@ absl::StatusOr<ForwardOutput> CudaForward::RunDecodeGraph(const PackedStep& step
   const auto key = std::make_pair(batch, context);
   auto it = graphs_.find(key);
   if (it == graphs_.end()) {
+    // One eager run first: it tunes the GEMM plans of these shapes, which cannot be timed
+    // while capturing. Running the step twice is harmless: it writes the same K/V.
+    RETURN_IF_ERROR(EnqueueModel(padded, nullptr));
     cudaGraph_t graph = nullptr;
     RS_CUDA_OK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     const absl::Status captured = EnqueueModel(padded, nullptr);

@@ -22,6 +22,7 @@
 #include "backend/cuda/cuda_gemm.h"
 #include "backend/cuda/cuda_weights.h"
 #include "backend/cuda/device_buffer.h"
+#include "backend/cuda/step_profiler.h"
 #include "backend/step_packing.h"
 #include "kernels/paged_kv.h"
 #include "kernels/rope_params.h"
@@ -88,6 +89,7 @@ class CudaForward {
   const DeviceKv& kv_;
   Gemm& gemm_;
   cudaStream_t stream_;
+  StepProfiler profiler_;
   kernels::RopeParams rope_base_;
   int32_t cascade_min_shared_ = 64;
 
