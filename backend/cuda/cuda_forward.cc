@@ -433,9 +433,6 @@ absl::StatusOr<ForwardOutput> CudaForward::RunDecodeGraph(const PackedStep& step
   const auto key = std::make_pair(batch, context);
   auto it = graphs_.find(key);
   if (it == graphs_.end()) {
-    // One eager run first: it tunes the GEMM plans of these shapes, which cannot be timed
-    // while capturing. Running the step twice is harmless: it writes the same K/V.
-    RETURN_IF_ERROR(EnqueueModel(padded, nullptr));
     cudaGraph_t graph = nullptr;
     RS_CUDA_OK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     const absl::Status captured = EnqueueModel(padded, nullptr);

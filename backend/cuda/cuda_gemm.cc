@@ -1,7 +1,6 @@
 #include "backend/cuda/cuda_gemm.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "backend/cuda/step_kernels.h"
@@ -14,9 +13,6 @@ namespace {
 constexpr int64_t kWorkspaceBytes = int64_t{32} << 20;
 constexpr int32_t kQuantGemmMaxRows = 64;  // the weight-only kernel's batch limit
 constexpr size_t kMaxCachedPlans = 4096;
-constexpr int kMaxCandidates = 8;  // heuristic results timed per decode-sized shape
-constexpr int kMaxTunedRows = 256;  // products with more rows keep the heuristic's pick
-constexpr int kTuneReps = 3;
 
 }  // namespace
 
@@ -39,7 +35,7 @@ Gemm::~Gemm() {
 
 // Column-major view: D (n x m) = op(A) * B with A = W stored as k x n (transposed) and
 // B = x stored as k x m, so D is y in row-major [m, n].
-absl::StatusOr<Gemm::Plan*> Gemm::GetPlan(int32_t m, int32_t n, int32_t k, bool out_f32, bool bias) {
+absl::StatusOr<const Gemm::Plan*> Gemm::GetPlan(int32_t m, int32_t n, int32_t k, bool out_f32, bool bias) {
   const auto key = std::make_tuple(m, n, k, out_f32, bias);
   if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
   if (plans_.size() >= kMaxCachedPlans) {  // many distinct prefill lengths: start over
@@ -72,10 +68,10 @@ absl::StatusOr<Gemm::Plan*> Gemm::GetPlan(int32_t m, int32_t n, int32_t k, bool 
   RS_CUBLAS_OK(cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t ws = static_cast<uint64_t>(workspace_.bytes());
   cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
-  plan->candidates.resize(kMaxCandidates);
+  cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle_, plan->desc, plan->a, plan->b, plan->d, plan->d,
-                                                           pref, kMaxCandidates, plan->candidates.data(), &found);
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(handle_, plan->desc, plan->a, plan->b, plan->d, plan->d, pref, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(pref);
   if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
     cublasLtMatrixLayoutDestroy(plan->a);
@@ -84,62 +80,21 @@ absl::StatusOr<Gemm::Plan*> Gemm::GetPlan(int32_t m, int32_t n, int32_t k, bool 
     cublasLtMatmulDescDestroy(plan->desc);
     return absl::InternalError(absl::StrCat("cuBLASLt has no algorithm for m=", m, " n=", n, " k=", k));
   }
-  plan->candidates.resize(static_cast<size_t>(found));
-  plan->algo = plan->candidates[0].algo;
-  // Decode-sized products are memory-bound GEMVs where the heuristic's first pick can
-  // read at half the bandwidth; they are timed on first use instead.
-  plan->tuned = m > kMaxTunedRows || found == 1;
-  Plan* p = plan.get();
+  plan->algo = result.algo;
+  const Plan* p = plan.get();
   plans_.emplace(key, std::move(plan));
   return p;
-}
-
-// Times every candidate on the real operands (writing y, which the caller's product
-// overwrites) and keeps the fastest. Not while the stream is being captured into a
-// graph: the forward runs a step eagerly before capturing it, so plans are tuned then.
-absl::Status Gemm::Tune(Plan& plan, const void* w, const void* x, void* y, cudaStream_t stream) {
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  RS_CUDA_OK(cudaStreamIsCapturing(stream, &capture));
-  if (capture != cudaStreamCaptureStatusNone) return absl::OkStatus();
-  cudaEvent_t start = nullptr, stop = nullptr;
-  RS_CUDA_OK(cudaEventCreate(&start));
-  RS_CUDA_OK(cudaEventCreate(&stop));
-  const float alpha = 1.0f, beta = 0.0f;
-  float best = INFINITY;
-  for (const cublasLtMatmulHeuristicResult_t& c : plan.candidates) {
-    auto run = [&] {
-      return cublasLtMatmul(handle_, plan.desc, &alpha, w, plan.a, x, plan.b, &beta, y, plan.d, y, plan.d, &c.algo,
-                            workspace_.get(), static_cast<size_t>(workspace_.bytes()), stream);
-    };
-    if (run() != CUBLAS_STATUS_SUCCESS) continue;
-    cudaEventRecord(start, stream);
-    bool ok = true;
-    for (int i = 0; i < kTuneReps && ok; ++i) ok = run() == CUBLAS_STATUS_SUCCESS;
-    cudaEventRecord(stop, stream);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    if (ok && ms < best) {
-      best = ms;
-      plan.algo = c.algo;
-    }
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  plan.tuned = true;
-  return absl::OkStatus();
 }
 
 absl::Status Gemm::Run(const LinearWeight& w, const void* x, int32_t m, void* y, bool out_f32, void* bf16_scratch,
                        cudaStream_t stream) {
   if (m <= 0) return absl::OkStatus();
   if (w.kind == LinearKind::kBf16) {
-    ASSIGN_OR_RETURN(Plan * plan, GetPlan(m, w.n, w.k, out_f32, w.bias != nullptr));
+    ASSIGN_OR_RETURN(const Plan* plan, GetPlan(m, w.n, w.k, out_f32, w.bias != nullptr));
     if (w.bias != nullptr) {
       RS_CUBLAS_OK(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &w.bias,
                                                   sizeof(w.bias)));
     }
-    if (!plan->tuned) RETURN_IF_ERROR(Tune(*plan, w.w, x, y, stream));
     const float alpha = 1.0f, beta = 0.0f;
     RS_CUBLAS_OK(cublasLtMatmul(handle_, plan->desc, &alpha, w.w, plan->a, x, plan->b, &beta, y, plan->d, y,
                                 plan->d, &plan->algo, workspace_.get(), static_cast<size_t>(workspace_.bytes()),

@@ -1,6 +1,5 @@
 // y = x * W^T (+ bias) for every LinearWeight kind: bf16 weights through cuBLASLt (an
-// algorithm per shape, cached: the heuristic's pick, or for decode-sized products of at
-// most 256 rows the fastest of its top 8 timed on first use), INT8/INT4 weights
+// algorithm picked by its heuristic once per shape and cached), INT8/INT4 weights
 // through our weight-only GEMM (kernels/cuda/quant_gemm.cuh) in slices of 64 rows.
 #pragma once
 
@@ -10,7 +9,6 @@
 #include <cstdint>
 #include <memory>
 #include <tuple>
-#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -35,11 +33,8 @@ class Gemm {
     cublasLtMatmulDesc_t desc = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
     cublasLtMatmulAlgo_t algo{};
-    std::vector<cublasLtMatmulHeuristicResult_t> candidates;
-    bool tuned = false;
   };
-  absl::StatusOr<Plan*> GetPlan(int32_t m, int32_t n, int32_t k, bool out_f32, bool bias);
-  absl::Status Tune(Plan& plan, const void* w, const void* x, void* y, cudaStream_t stream);
+  absl::StatusOr<const Plan*> GetPlan(int32_t m, int32_t n, int32_t k, bool out_f32, bool bias);
 
   cublasLtHandle_t handle_ = nullptr;
   DeviceBuffer workspace_;
