@@ -15,6 +15,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libpcre2-dev libcli11-dev
   clang-14 libclang-rt-14-dev   # libFuzzer targets
   prometheus                    # promtool, to validate the metrics we export
+  openssl                       # certificates for the TLS tests
   python3-venv
 )
 if [ "$PROFILE" = build ]; then
