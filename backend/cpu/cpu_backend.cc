@@ -1,6 +1,5 @@
 #include "backend/cpu/cpu_backend.h"
 
-#include <filesystem>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +7,7 @@
 #include "backend/cpu/cpu_kv_pool.h"
 #include "backend/cpu/cpu_sampler.h"
 #include "backend/cpu/cpu_weights.h"
+#include "backend/model_description.h"
 #include "common/status_macros.h"
 #include "kernels/cpu/memory_ops.h"
 #include "kernels/cpu/thread_pool.h"
@@ -55,27 +55,7 @@ class CpuBackend final : public Backend {
     pool_ = std::make_unique<kernels::cpu::ThreadPool>(options.num_threads);
     forward_.emplace(config, weights_, *device_kv_, layout_.block_size, *pool_);
 
-    ModelInfo info;
-    info.config = config;
-    info.format = std::string(model::ModelFormatName(source_->format()));
-    info.name = std::filesystem::path(path).filename().string();
-    if (const model::GgufFile* gguf = source_->gguf(); gguf != nullptr) {
-      if (auto n = gguf->GetString("general.name"); n.ok()) info.name = *n;
-    }
-    int64_t largest = 0;
-    for (const model::WeightTensor& t : source_->tensors()) {
-      int64_t n = 1;
-      for (int64_t d : t.shape) n *= d;
-      info.num_parameters += n;
-      if (n > largest) {
-        largest = n;
-        info.weight_type = std::string(GetDTypeTraits(t.dtype).name);
-      }
-    }
-    if (const model::WeightTensor* q = source_->Find("blk.0.attn_q.weight"); q != nullptr) {
-      info.weight_type = std::string(GetDTypeTraits(q->dtype).name);
-    }
-    return info;
+    return DescribeModel(*source_, path);
   }
 
   KvLayout kv_layout() const override { return layout_; }

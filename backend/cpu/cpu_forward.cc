@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "backend/model_description.h"
 #include "common/status_macros.h"
 #include "kernels/attention_params.h"
 #include "kernels/cpu/activation.h"
@@ -41,17 +42,8 @@ CpuForward::CpuForward(const model::ModelConfig& config, const CpuWeights& weigh
   view_.num_kv_heads = static_cast<int32_t>(config.num_kv_heads);
   view_.head_dim = static_cast<int32_t>(config.head_dim);
 
-  rope_base_.dtype = ScalarType::kF32;
-  rope_base_.style = weights.rope_style;
-  rope_base_.num_q_heads = static_cast<int32_t>(config.num_heads);
-  rope_base_.num_kv_heads = static_cast<int32_t>(config.num_kv_heads);
-  rope_base_.head_dim = static_cast<int32_t>(config.head_dim);
-  rope_base_.theta = static_cast<float>(config.rope_theta);
-  if (config.rope_scaling.type == model::RopeScalingType::kLinear) {
-    rope_base_.scaling = kernels::RopeScaling::kLinear;
-    rope_base_.factor = static_cast<float>(config.rope_scaling.factor);
-  }
-  rope_base_.maybe_freq_factors = weights.rope_freq_factors.empty() ? nullptr : weights.rope_freq_factors.data();
+  rope_base_ = RopeParamsFor(config, weights.rope_style, ScalarType::kF32,
+                             weights.rope_freq_factors.empty() ? nullptr : weights.rope_freq_factors.data());
   // cos/sin for the positions most sequences use; later ones are computed on the fly.
   const int64_t table_positions = std::min<int64_t>(
       config.max_position_embeddings > 0 ? config.max_position_embeddings : 4096, 16384);

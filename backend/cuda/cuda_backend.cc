@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +21,7 @@
 #include "backend/cuda/cuda_gemm.h"
 #include "backend/cuda/cuda_weights.h"
 #include "backend/cuda/device_buffer.h"
+#include "backend/model_description.h"
 #include "backend/plugin_abi.h"
 #include "backend/step_packing.h"
 #include "common/status_macros.h"
@@ -132,22 +132,7 @@ class CudaBackend final : public Backend {
     forward_ = std::make_unique<CudaForward>(source_->config(), weights_, kv_, *gemm_, compute_);
     host_threads_ = std::make_unique<kernels::cpu::ThreadPool>(4);
 
-    ModelInfo info;
-    info.config = config;
-    info.format = std::string(model::ModelFormatName(source_->format()));
-    info.name = std::filesystem::path(path).filename().string();
-    if (const model::GgufFile* gguf = source_->gguf(); gguf != nullptr) {
-      if (auto n = gguf->GetString("general.name"); n.ok()) info.name = *n;
-    }
-    for (const model::WeightTensor& t : source_->tensors()) {
-      int64_t n = 1;
-      for (int64_t d : t.shape) n *= d;
-      info.num_parameters += n;
-    }
-    if (const model::WeightTensor* q = source_->Find("blk.0.attn_q.weight"); q != nullptr) {
-      info.weight_type = std::string(GetDTypeTraits(q->dtype).name);
-    }
-    return info;
+    return DescribeModel(*source_, path);
   }
 
   KvLayout kv_layout() const override { return layout_; }

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "backend/cuda/step_kernels.h"
+#include "backend/model_description.h"
 #include "common/status_macros.h"
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/flash_attention.cuh"
@@ -51,17 +52,7 @@ class MetaImage {
 CudaForward::CudaForward(const model::ModelConfig& config, const CudaWeights& weights, const DeviceKv& kv, Gemm& gemm,
                          cudaStream_t stream)
     : config_(config), weights_(weights), kv_(kv), gemm_(gemm), stream_(stream), profiler_(stream) {
-  rope_base_.dtype = ScalarType::kBF16;
-  rope_base_.style = weights.rope_style;
-  rope_base_.num_q_heads = static_cast<int32_t>(config.num_heads);
-  rope_base_.num_kv_heads = static_cast<int32_t>(config.num_kv_heads);
-  rope_base_.head_dim = static_cast<int32_t>(config.head_dim);
-  rope_base_.theta = static_cast<float>(config.rope_theta);
-  if (config.rope_scaling.type == model::RopeScalingType::kLinear) {
-    rope_base_.scaling = kernels::RopeScaling::kLinear;
-    rope_base_.factor = static_cast<float>(config.rope_scaling.factor);
-  }
-  rope_base_.maybe_freq_factors = weights.rope_freq_factors.as<const float>();
+  rope_base_ = RopeParamsFor(config, weights.rope_style, ScalarType::kBF16, weights.rope_freq_factors.as<const float>());
   const char* graphs = std::getenv("RADIXSERVE_CUDA_GRAPHS");
   graphs_enabled_ = (graphs == nullptr || std::string(graphs) != "0") && !profiler_.enabled();
 }
