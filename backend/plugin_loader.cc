@@ -55,7 +55,10 @@ absl::StatusOr<std::unique_ptr<Backend>> LoadPluginBackend(const std::string& pa
   if (!FileExists(path)) {
     return absl::NotFoundError(absl::StrCat("backend plugin ", path, ": no such file"));
   }
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: a plugin is never unmapped, even when it refuses to start. What it
+  // pulls in (the CUDA runtime, cuBLASLt with its own static libstdc++) allocates at load
+  // and does not support being unloaded; unmapping would leak that memory on every try.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle == nullptr) {
     const char* err = dlerror();
     return absl::FailedPreconditionError(
