@@ -62,4 +62,16 @@ absl::StatusOr<PackedStep> PackStep(const StepBatch& batch, const model::ModelCo
   return p;
 }
 
+absl::Status CheckBlockPairs(std::span<const BlockCopy> pairs, int64_t src_blocks, int64_t dst_blocks,
+                             const char* what) {
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (pairs[i].src < 0 || pairs[i].src >= src_blocks || pairs[i].dst < 0 || pairs[i].dst >= dst_blocks) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " pair ", i, " (", pairs[i].src, " -> ",
+                                                     pairs[i].dst, ") is outside the pools (", src_blocks,
+                                                     " and ", dst_blocks, " blocks)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace radixserve::backend

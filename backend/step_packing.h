@@ -1,9 +1,11 @@
 // The step's batch flattened into the index arrays the attention kernels read
-// (kernels/paged_kv.h), with every caller-controlled field validated. Shared by the CPU
-// backend and the CUDA plugin so both refuse the same batches with the same messages.
+// (kernels/paged_kv.h), with every caller-controlled field validated, and the same check
+// for block moves. Shared by the CPU backend and the CUDA plugin so both refuse the same
+// batches and block pairs with the same messages.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -31,5 +33,9 @@ struct PackedStep {
 // outside the pool, position past the model's context, empty sequence).
 absl::StatusOr<PackedStep> PackStep(const StepBatch& batch, const model::ModelConfig& config,
                                     int32_t block_size, int64_t num_blocks);
+
+// Checks that every pair indexes its pools: InvalidArgument naming the bad pair.
+absl::Status CheckBlockPairs(std::span<const BlockCopy> pairs, int64_t src_blocks, int64_t dst_blocks,
+                             const char* what);
 
 }  // namespace radixserve::backend

@@ -85,7 +85,7 @@ class CpuBackend final : public Backend {
  private:
   absl::Status Move(std::span<const BlockCopy> pairs, cpu::CpuKvPool& src, cpu::CpuKvPool& dst, const char* what) {
     if (!forward_) return absl::FailedPreconditionError("no model loaded");
-    RETURN_IF_ERROR(cpu::CheckBlockPairs(pairs, src.num_blocks(), dst.num_blocks(), what));
+    RETURN_IF_ERROR(CheckBlockPairs(pairs, src.num_blocks(), dst.num_blocks(), what));
     if (pairs.empty()) return absl::OkStatus();
     static_assert(sizeof(BlockCopy) == 2 * sizeof(int32_t));
     kernels::SwapBlocksParams p;

@@ -8,7 +8,6 @@
 #include <span>
 #include <vector>
 
-#include "absl/status/status.h"
 #include "backend/backend.h"
 #include "kernels/paged_kv.h"
 
@@ -32,8 +31,5 @@ class CpuKvPool {
   std::vector<void*> pool_ptrs_;
 };
 
-// Checks that every pair indexes its pools: InvalidArgument naming the bad pair.
-absl::Status CheckBlockPairs(std::span<const BlockCopy> pairs, int64_t src_blocks, int64_t dst_blocks,
-                             const char* what);
 
 }  // namespace radixserve::backend::cpu

@@ -230,14 +230,7 @@ class CudaBackend final : public Backend {
  private:
   absl::Status CheckPairs(std::span<const BlockCopy> pairs, int64_t src_blocks, int64_t dst_blocks, const char* what) {
     if (forward_ == nullptr) return absl::FailedPreconditionError("no model loaded");
-    for (size_t i = 0; i < pairs.size(); ++i) {
-      if (pairs[i].src < 0 || pairs[i].src >= src_blocks || pairs[i].dst < 0 || pairs[i].dst >= dst_blocks) {
-        return absl::InvalidArgumentError(absl::StrCat(what, " pair ", i, " (", pairs[i].src, " -> ", pairs[i].dst,
-                                                       ") is outside the pools (", src_blocks, " -> ", dst_blocks,
-                                                       " blocks)"));
-      }
-    }
-    return absl::OkStatus();
+    return CheckBlockPairs(pairs, src_blocks, dst_blocks, what);
   }
 
   // The copy stream waits for the last step (which may have written the source blocks)

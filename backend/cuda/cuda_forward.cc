@@ -374,7 +374,7 @@ absl::StatusOr<ForwardOutput> CudaForward::Sample(int32_t rows, const DeviceSamp
 
 absl::StatusOr<ForwardOutput> CudaForward::Run(const PackedStep& step, const DeviceSampling* sampling) {
   const int32_t num_seqs = static_cast<int32_t>(step.kv_lens.size());
-  std::optional<CascadePlan> cascade = PlanCascade(step, kv_.view.block_size, cascade_min_shared_);
+  std::optional<CascadePlan> cascade = PlanCascade(step, kv_.view.block_size, kCascadeMinSharedTokens);
   if (graphs_enabled_ && !cascade && step.max_q_len == 1 && num_seqs <= kGraphBatches.back() &&
       static_cast<int32_t>(step.logit_rows.size()) == num_seqs) {
     return RunDecodeGraph(step, sampling);

@@ -59,9 +59,6 @@ class CudaForward {
   // (all rows must sample). Outputs stay valid until the next Run.
   absl::StatusOr<ForwardOutput> Run(const PackedStep& step, const DeviceSampling* sampling);
 
-  // Sequences sharing at least this many cached tokens decode as a cascade.
-  void set_cascade_min_shared_tokens(int32_t n) { cascade_min_shared_ = n; }
-
  private:
   // Where a step's metadata and activations live: eager steps and graph replays each
   // have their own, so a prefill that grows the eager ones never moves what a captured
@@ -70,6 +67,8 @@ class CudaForward {
     PinnedBuffer meta_pinned;
     DeviceBuffer meta_device, arena;
   };
+  // Decode sequences sharing at least this many cached tokens decode as a cascade.
+  static constexpr int32_t kCascadeMinSharedTokens = 64;
   // Decode batch sizes a graph is captured for (a step pads up to the next one).
   static constexpr std::array<int32_t, 14> kGraphBatches = {1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256};
 
@@ -91,7 +90,6 @@ class CudaForward {
   cudaStream_t stream_;
   StepProfiler profiler_;
   kernels::RopeParams rope_base_;
-  int32_t cascade_min_shared_ = 64;
 
   bool graphs_enabled_ = true;  // RADIXSERVE_CUDA_GRAPHS=0 turns decode graphs off
   absl::flat_hash_map<std::pair<int32_t, int32_t>, cudaGraphExec_t> graphs_;  // (batch, context) ->
