@@ -15,7 +15,7 @@ FLAGS=(-std=c++20 -O3 -I. -Werror=all-warnings -Xcompiler -fPIC
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader || true
 $NVCC --version | tail -1
 
-SRCS=(kernels/cuda/*.cu tests/cuda/capi.cu)
+SRCS=(kernels/cuda/*.cu tests/cuda/capi*.cu)
 start=$(date +%s%N)
 pids=()
 for f in "${SRCS[@]}"; do
