@@ -44,6 +44,11 @@ def test_distribution(lib, c):
         (0.5, 1000, 0.95, 0.0),
         (2.0, 0, 0.5, 0.0),
         (1.0, 5, 1.0, 0.0),
+        # the candidate (top-k) path at its edges, and k past it (the search path)
+        (1.0, 50, 0.9, 0.0),
+        (1.0, 1024, 0.9, 0.0),
+        (0.9, 1025, 0.7, 0.01),
+        (1.0, 2, 0.5, 0.0),
     ]
     for vocab in [151, 32000, 128256]:
         b = len(configs)
@@ -77,6 +82,39 @@ def test_distribution(lib, c):
             ref_tok = min(ref_tok, int(keep.nonzero().max()))
             c.expect(name + " token", 0 <= tok < vocab and bool(keep[tok]) and tok == ref_tok,
                      f"(got {tok}, inverse-CDF {ref_tok})")
+
+
+def test_ties(lib, c):
+    """Logits with many exact ties: the k-th largest p sits inside a run of equal values
+    (kept whole), and at V=128256 the candidate set overflows into the search path. Top-p
+    off (the reference's sorted cumsum does not model ties). Tokens drawn without
+    maybe_probs must equal those drawn with it."""
+    for vocab in [151, 5000, 128256]:
+        configs = [(1.0, 50), (0.7, 3), (1.0, 200)]
+        b = len(configs)
+        logits = torch.randint(0, 6, (b, vocab), device="cuda").float() * 0.5
+        temp = torch.tensor([x[0] for x in configs], device="cuda", dtype=torch.float32)
+        top_k = torch.tensor([x[1] for x in configs], device="cuda", dtype=torch.int32)
+        seeds = torch.randint(0, 2**62, (b,), dtype=torch.int64).cuda()
+        offsets = torch.randint(0, 1000, (b,), dtype=torch.int64).cuda()
+        out = rs.poison(torch.empty(b, device="cuda", dtype=torch.int32))
+        out2 = rs.poison(torch.empty(b, device="cuda", dtype=torch.int32))
+        probs = rs.poison(torch.empty(b, vocab, device="cuda"))
+        ws = torch.empty(lib.rs_sampling_workspace_bytes(b, vocab), device="cuda", dtype=torch.uint8)
+        lib.rs_sample(rs.ptr(logits), b, vocab, rs.ptr(temp), rs.ptr(top_k), None, None, rs.ptr(seeds),
+                      rs.ptr(offsets), rs.ptr(out), rs.ptr(probs), rs.ptr(ws), ws.numel(), rs.stream())
+        lib.rs_sample(rs.ptr(logits), b, vocab, rs.ptr(temp), rs.ptr(top_k), None, None, rs.ptr(seeds),
+                      rs.ptr(offsets), rs.ptr(out2), None, rs.ptr(ws), ws.numel(), rs.stream())
+        torch.cuda.synchronize()
+        for r, (t, k) in enumerate(configs):
+            keep, p, _ = ref_filter(logits[r], t, k, 1.0, 0.0)
+            ref = torch.where(keep, p, torch.zeros_like(p))
+            ref = ref / ref.sum()
+            name = f"ties V={vocab} T={t} k={k}"
+            c.check(name + " probs", probs[r], ref, 1e-5)
+            tok = int(out[r])
+            c.expect(name + " token kept, same without probs", 0 <= tok < vocab and bool(keep[tok]) and tok == int(out2[r]),
+                     f"(got {tok} / {int(out2[r])})")
 
 
 def test_greedy_and_determinism(lib, c):
@@ -132,6 +170,7 @@ def run(lib):
     c = rs.Checker("sampling")
     test_greedy_and_determinism(lib, c)
     test_distribution(lib, c)
+    test_ties(lib, c)
     test_frequencies(lib, c)
     return c.summary()
 
