@@ -26,14 +26,15 @@ def run(lib):
     c = rs.Checker("quant_gemm")
     for quant, maker in [(0, make_int8), (1, make_int4)]:
         for m, n, k in [(1, 4096, 4096), (2, 14336, 4096), (3, 300, 128), (5, 4096, 14336), (8, 1000, 512), (17, 4096, 384), (40, 77, 1024),
-                        (13, 2048, 2048), (64, 4096, 4096), (1, 33, 256)]:
+                        (13, 2048, 2048), (64, 4096, 4096), (1, 33, 256), (1, 14336, 4096), (7, 4097, 1152), (4, 129, 896),
+                        (6, 2050, 640), (1, 4096, 14336), (2, 96, 20480)]:
             w_q, scales, w = maker(n, k)
             x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
             bias = torch.randn(n, device="cuda").to(torch.bfloat16) if m % 2 else None
             ref = x.double() @ w.T
             if bias is not None:
                 ref += bias.double()
-            for path, pname in [(2, "mma"), (1, "gemv")]:
+            for path, pname in [(2, "mma"), (1, "gemv"), (0, "auto")]:
                 y = rs.poison(torch.empty(m, n, device="cuda", dtype=torch.bfloat16))
                 lib.rs_quant_gemm(quant, rs.ptr(x), rs.ptr(w_q), rs.ptr(scales), rs.ptr(bias), rs.ptr(y), m, n, k, path,
                                   rs.stream())
