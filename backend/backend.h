@@ -23,7 +23,7 @@ namespace radixserve::backend {
 
 // Bump whenever anything in this header (or the types it includes) changes layout or
 // meaning: the plugin loader refuses a plugin built against another version.
-inline constexpr uint32_t kBackendAbiVersion = 1;
+inline constexpr uint32_t kBackendAbiVersion = 2;
 
 struct BackendOptions {
   int32_t num_threads = 0;          // CPU threads; 0 = all cores
@@ -33,6 +33,9 @@ struct BackendOptions {
   double device_memory_fraction = 0.9;  // CUDA: share of free memory after weights for KV
   int64_t num_host_blocks = 0;      // host swap space, in blocks (0: none)
   int32_t device_index = 0;         // CUDA device ordinal
+  // Element type of the KV cache: "f32", "f16" or "bf16"; empty = the backend's default
+  // (CPU: "f16", llama.cpp's default too). A backend refuses a type it lacks (InvalidArgument).
+  std::string kv_dtype;
 };
 
 // The physical KV pools as the backend allocated them. The engine sizes its block pool

@@ -37,6 +37,7 @@ ABSL_FLAG(int64_t, kv_blocks, 0, "device KV blocks (0: from --kv_bytes)");
 ABSL_FLAG(int64_t, kv_bytes, 0, "device KV bytes when --kv_blocks is 0 (0: backend default)");
 ABSL_FLAG(int64_t, host_kv_blocks, 1024, "host (swap) KV blocks for offload and preemption (0: none)");
 ABSL_FLAG(int, block_size, 16, "tokens per KV block");
+ABSL_FLAG(std::string, kv_dtype, "", "KV cache element type: f16, f32 or bf16 (empty: the backend's default; cpu: f16)");
 ABSL_FLAG(int, threads, 0, "CPU backend threads (0: all cores)");
 ABSL_FLAG(int, max_batch_tokens, 256, "token budget of one engine step (decode + prefill chunks)");
 ABSL_FLAG(int, max_running, 64, "requests in the running batch at once");
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
   bo.num_device_blocks = absl::GetFlag(FLAGS_kv_blocks);
   bo.device_kv_bytes = absl::GetFlag(FLAGS_kv_bytes);
   bo.num_host_blocks = absl::GetFlag(FLAGS_host_kv_blocks);
+  bo.kv_dtype = absl::GetFlag(FLAGS_kv_dtype);
   auto info = (*backend)->Load(model_path, bo);
   if (!info.ok()) return Fail(info.status(), "load");
   radixserve::service::EngineOptions eo;

@@ -35,8 +35,19 @@ class CpuBackend final : public Backend {
     layout_.num_layers = static_cast<int32_t>(config.num_layers);
     layout_.num_kv_heads = static_cast<int32_t>(config.num_kv_heads);
     layout_.head_dim = static_cast<int32_t>(config.head_dim);
+    // F16 by default: llama.cpp's default too (its numbers are what the default model is
+    // checked against) and half the memory of F32; "f32" for exact-math comparisons.
+    kernels::ScalarType kv_dtype;
+    if (options.kv_dtype.empty() || options.kv_dtype == "f16") {
+      kv_dtype = kernels::ScalarType::kF16;
+    } else if (options.kv_dtype == "f32") {
+      kv_dtype = kernels::ScalarType::kF32;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the CPU backend keeps its KV cache in f16 or f32, not \"", options.kv_dtype, "\""));
+    }
     layout_.bytes_per_block = int64_t{2} * config.num_layers * config.num_kv_heads * config.head_dim *
-                              options.block_size * static_cast<int64_t>(sizeof(float));
+                              options.block_size * kernels::ScalarTypeBytes(kv_dtype);
     const int64_t kv_bytes = options.device_kv_bytes > 0 ? options.device_kv_bytes : kDefaultKvBytes;
     layout_.num_device_blocks =
         options.num_device_blocks > 0 ? options.num_device_blocks : kv_bytes / layout_.bytes_per_block;
@@ -49,9 +60,9 @@ class CpuBackend final : public Backend {
 
     kernels::PagedKvView view{static_cast<int32_t>(layout_.num_device_blocks), layout_.block_size,
                               layout_.num_kv_heads, layout_.head_dim};
-    device_kv_ = std::make_unique<cpu::CpuKvPool>(layout_.num_layers, layout_.num_device_blocks, view);
+    device_kv_ = std::make_unique<cpu::CpuKvPool>(layout_.num_layers, layout_.num_device_blocks, view, kv_dtype);
     view.num_blocks = static_cast<int32_t>(layout_.num_host_blocks);
-    host_kv_ = std::make_unique<cpu::CpuKvPool>(layout_.num_layers, layout_.num_host_blocks, view);
+    host_kv_ = std::make_unique<cpu::CpuKvPool>(layout_.num_layers, layout_.num_host_blocks, view, kv_dtype);
     pool_ = std::make_unique<kernels::cpu::ThreadPool>(options.num_threads);
     forward_.emplace(config, weights_, *device_kv_, layout_.block_size, *pool_);
 

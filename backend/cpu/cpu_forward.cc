@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "kernels/attention_params.h"
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/f16_kv_attention.h"
 #include "kernels/cpu/flash_attention.h"
 #include "kernels/cpu/memory_ops.h"
 #include "kernels/cpu/paged_attention.h"
@@ -47,17 +48,37 @@ CpuForward::CpuForward(const model::ModelConfig& config, const CpuWeights& weigh
   // cos/sin for the positions most sequences use; later ones are computed on the fly.
   const int64_t table_positions = std::min<int64_t>(
       config.max_position_embeddings > 0 ? config.max_position_embeddings : 4096, 16384);
-  rope_table_ = std::make_unique<kernels::cpu::RopeTable>(rope_base_, static_cast<int32_t>(table_positions));
+  // llama.cpp's angle computation: see RopeAngles::kLlamaCpp.
+  rope_table_ = std::make_unique<kernels::cpu::RopeTable>(rope_base_, static_cast<int32_t>(table_positions),
+                                                          kernels::cpu::RopeAngles::kLlamaCpp);
 }
 
 absl::Status CpuForward::Attention(int32_t layer, const PackedStep& step) {
+  const float sm_scale_f = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+  if (kv_.dtype() == ScalarType::kF16) {  // llama.cpp's numerics (f16_kv_attention.h)
+    kernels::cpu::F16KvAttentionParams a;
+    a.q = q_.data();
+    a.o = attn_.data();
+    a.k_cache = static_cast<const uint16_t*>(kv_.k(layer));
+    a.v_cache = static_cast<const uint16_t*>(kv_.v(layer));
+    a.kv = view_;
+    a.batch.num_seqs = static_cast<int32_t>(step.kv_lens.size());
+    a.batch.q_indptr = step.q_indptr.data();
+    a.batch.kv_lens = step.kv_lens.data();
+    a.batch.block_indptr = step.block_indptr.data();
+    a.batch.block_ids = step.block_ids.data();
+    a.num_q_heads = static_cast<int32_t>(config_.num_heads);
+    a.sm_scale = sm_scale_f;
+    a.causal = true;
+    return kernels::cpu::F16KvAttention(a, &pool_);
+  }
   kernels::PagedBatch batch;
   batch.num_seqs = static_cast<int32_t>(step.kv_lens.size());
   batch.q_indptr = step.q_indptr.data();
   batch.kv_lens = step.kv_lens.data();
   batch.block_indptr = step.block_indptr.data();
   batch.block_ids = step.block_ids.data();
-  const float sm_scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+  const float sm_scale = sm_scale_f;
   const int32_t num_q_heads = static_cast<int32_t>(config_.num_heads);
 
   if (step.max_q_len == 1) {  // pure decode step: one query per sequence
@@ -101,6 +122,8 @@ absl::StatusOr<std::span<const float>> CpuForward::Run(const PackedStep& step) {
   Grow(xn_, t * hidden);
   Grow(q_, t * q_dim);
   Grow(kv_new_, t * 2 * kv_dim);
+  const bool kv_half = kv_.dtype() == ScalarType::kF16;
+  if (kv_half && kv_half_.size() < static_cast<size_t>(t * 2 * kv_dim)) kv_half_.resize(t * 2 * kv_dim);
   Grow(attn_, t * q_dim);
   Grow(tmp_, t * hidden);
   Grow(gate_up_, t * 2 * ffn);
@@ -122,10 +145,11 @@ absl::StatusOr<std::span<const float>> CpuForward::Run(const PackedStep& step) {
   rope.q_token_stride = q_dim;
   rope.k_token_stride = 2 * kv_dim;
 
+  // K and V go into the cache in its type: float rows as they are, or rounded to fp16.
   kernels::KvWriteParams write;
-  write.dtype = ScalarType::kF32;
-  write.k_new = kv_new_.data();
-  write.v_new = kv_new_.data() + kv_dim;
+  write.dtype = kv_.dtype();
+  write.k_new = kv_half ? static_cast<const void*>(kv_half_.data()) : kv_new_.data();
+  write.v_new = kv_half ? static_cast<const void*>(kv_half_.data() + kv_dim) : kv_new_.data() + kv_dim;
   write.kv = view_;
   write.slot_mapping = step.slot_mapping.data();
   write.num_tokens = static_cast<int32_t>(t);
@@ -157,6 +181,7 @@ absl::StatusOr<std::span<const float>> CpuForward::Run(const PackedStep& step) {
     AddBias(kv_new_.data() + kv_dim, t, 2 * kv_dim, w.v_bias);
     kernels::cpu::ApplyRope(rope, rope_table_.get(), &pool_);
 
+    if (kv_half) kernels::cpu::ConvertToHalf(kv_new_.data(), kv_half_.data(), t * 2 * kv_dim);
     write.k_cache = kv_.k(l);
     write.v_cache = kv_.v(l);
     kernels::cpu::WriteKv(write);

@@ -1,5 +1,5 @@
 // One engine step of a Llama-family model on the CPU: embeddings, then per layer
-// RMSNorm -> Q/K/V -> RoPE -> K/V written into their blocks -> paged attention ->
+// RMSNorm -> Q/K/V -> RoPE -> K/V written into their blocks (f32 or f16) -> paged attention ->
 // output projection (+ residual) -> RMSNorm -> gate/up -> SiLU-and-mul -> down (+ residual),
 // then the final norm and the output head for the rows that sample.
 //
@@ -44,6 +44,7 @@ class CpuForward {
   std::unique_ptr<kernels::cpu::RopeTable> rope_table_;
   // Scratch reused across steps, sized for the largest step seen.
   std::vector<float> x_, xn_, q_, kv_new_, attn_, tmp_, gate_up_, act_, rows_, logits_;
+  std::vector<uint16_t> kv_half_;  // kv_new_ rounded to fp16, for an F16 cache
 };
 
 }  // namespace radixserve::backend::cpu

@@ -12,8 +12,8 @@
 //  * M >= 8 with AVX-512 VNNI: 8 weight rows are repacked (per 128 activation rows) so
 //    that vector lanes are weight rows, and vpdpbusd accumulates 8 outputs at once.
 // The SIMD path (scalar / AVX2 / AVX-512 VNNI) is chosen at run time (cpu_features.h);
-// every path computes the same integer block dots, so results differ between paths only
-// by float summation order.
+// every path computes the same integer block dots; the AVX2 and AVX-512 paths (every
+// tile shape) also round identically, the scalar path differs by float summation order.
 #pragma once
 
 #include <cstdint>

@@ -39,8 +39,9 @@ struct MatmulIsa {
 };
 
 // Per-thread scratch every ISA's range() may use.
-// (the VNNI prefill path packs 8 rows: 16 floats + 256 bytes per block).
-inline int64_t ScratchFloats(int64_t k) { return 128 * PaddedBlocks(k); }
+// (the VNNI prefill path packs 8 rows: 16 floats + 256 bytes of quants + 256 bytes of
+// dot start values per block).
+inline int64_t ScratchFloats(int64_t k) { return 160 * PaddedBlocks(k); }
 
 const MatmulIsa& ScalarMatmulIsa();
 #if defined(RADIXSERVE_KERNELS_X86)

@@ -39,11 +39,9 @@ float DotQuantRow(DType t, const uint8_t* w, const int8_t* xq, const float* xd, 
       std::memcpy(&wb, w + b * sizeof(BlockQ4_0), sizeof(wb));
       int32_t s = 0;
       for (int i = 0; i < kQkBlock / 2; ++i) {
-        s += (wb.qs[i] & 0x0F) * xqs[i] + (wb.qs[i] >> 4) * xqs[i + kQkBlock / 2];
+        s += ((wb.qs[i] & 0x0F) - 8) * xqs[i] + ((wb.qs[i] >> 4) - 8) * xqs[i + kQkBlock / 2];
       }
-      const float dw = Fp16ToFloat(wb.d);
-      // sum (q - 8) qx = sum q qx - 8 sum qx; xs[b] = d_x sum qx.
-      acc += static_cast<float>(s) * (dw * xd[b]) - 8.0f * dw * xs[b];
+      acc += static_cast<float>(s) * (Fp16ToFloat(wb.d) * xd[b]);
     } else {  // kQ4_1
       BlockQ4_1 wb;
       std::memcpy(&wb, w + b * sizeof(BlockQ4_1), sizeof(wb));

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "kernels/cpu/vec_ops.h"
+
 namespace radixserve::kernels::cpu {
 
 void WriteKv(const KvWriteParams& p, ThreadPool* pool) {
@@ -29,6 +31,8 @@ void WriteKv(const KvWriteParams& p, ThreadPool* pool) {
     }
   });
 }
+
+void ConvertToHalf(const float* x, uint16_t* out, int64_t n) { internal::ActiveVecOps().float_to_half(x, out, n); }
 
 void CopyBlocks(const BlockCopyParams& p) {
   for (int32_t l = 0; l < p.num_pools; ++l) {

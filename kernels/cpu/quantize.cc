@@ -18,21 +18,25 @@ bool IsCpuWeightType(DType t) {
   }
 }
 
+float RoundToFp16(float x) { return Fp16ToFloat(FloatToFp16(x)); }
+
 void QuantizeRowQ8(const float* x, int64_t k, int8_t* qs, float* d, float* s) {
   for (int64_t b = 0; b < k / kQkBlock; ++b) {
     const float* xb = x + b * kQkBlock;
     float amax = 0.0f;
     for (int i = 0; i < kQkBlock; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
     const float db = amax / 127.0f;
-    const float id = db != 0.0f ? 1.0f / db : 0.0f;
+    // 127 / amax, not 1 / db: the two differ in the last bit for some amax, and a
+    // product near .5 then rounds the other way.
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int i = 0; i < kQkBlock; ++i) {
       const int q = static_cast<int>(std::nearbyint(xb[i] * id));  // default mode: half-even
       qs[b * kQkBlock + i] = static_cast<int8_t>(q);
       sum += q;
     }
-    d[b] = db;
-    s[b] = db * static_cast<float>(sum);
+    d[b] = RoundToFp16(db);
+    s[b] = RoundToFp16(db * static_cast<float>(sum));
   }
 }
 

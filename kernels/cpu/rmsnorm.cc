@@ -28,9 +28,12 @@ void RmsNormRows(const RmsNormParams& p, int64_t begin, int64_t end) {
       }
       row[i] = v;
     }
+    // llama.cpp's order of operations: float squares summed in double, the mean and the
+    // scale in float (so that normed rows feeding 8-bit quantization round as its do).
     double ss = 0.0;
-    for (int64_t i = 0; i < h; ++i) ss += static_cast<double>(row[i]) * row[i];
-    const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(h) + p.eps));
+    for (int64_t i = 0; i < h; ++i) ss += static_cast<double>(row[i] * row[i]);
+    const float mean = static_cast<float>(ss / static_cast<double>(h));
+    const float inv = 1.0f / std::sqrt(mean + p.eps);
     for (int64_t i = 0; i < h; ++i) out[t * h + i] = FromFloat<T>(row[i] * inv * ToFloat(w[i]));
   }
 }

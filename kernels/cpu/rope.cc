@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <numbers>
+#include <type_traits>
 
 #include "kernels/cpu/element.h"
+#include "kernels/cpu/vec_ops.h"
 
 namespace radixserve::kernels::cpu {
 namespace {
@@ -65,19 +67,45 @@ std::vector<double> RopeInvFreq(const RopeParams& p) {
   return inv;
 }
 
-RopeTable::RopeTable(const RopeParams& p, int32_t max_positions)
-    : max_positions_(max_positions), half_(RotaryDim(p) / 2),
+RopeTable::RopeTable(const RopeParams& p, int32_t max_positions, RopeAngles angles)
+    : max_positions_(max_positions), half_(RotaryDim(p) / 2), angles_(angles), inv_freq_(RopeInvFreq(p)),
       data_(static_cast<size_t>(max_positions) * 2 * half_) {
-  const std::vector<double> inv = RopeInvFreq(p);
+  if (angles_ == RopeAngles::kLlamaCpp) {
+    const int32_t rd = RotaryDim(p);
+    theta_scale_ = std::pow(static_cast<float>(p.theta), -2.0f / static_cast<float>(rd));
+    ff_.assign(half_, 1.0f);
+    if (p.maybe_freq_factors != nullptr) {
+      for (int32_t i = 0; i < half_; ++i) ff_[i] = p.maybe_freq_factors[i];
+    } else if (p.scaling == RopeScaling::kLinear) {
+      freq_scale_ = 1.0f / p.factor;
+    } else if (p.scaling == RopeScaling::kLlama3) {  // the scaled frequencies as factors
+      for (int32_t i = 0; i < half_; ++i) {
+        ff_[i] = static_cast<float>(std::pow(static_cast<double>(p.theta), -2.0 * i / rd) / inv_freq_[i]);
+      }
+    }
+  }
   for (int32_t pos = 0; pos < max_positions; ++pos) {
     float* row = data_.data() + static_cast<int64_t>(pos) * 2 * half_;
-    CosSin(inv, pos, row, row + half_);
+    CosSin(pos, row, row + half_);
+  }
+}
+
+void RopeTable::CosSin(int32_t pos, float* cos_out, float* sin_out) const {
+  if (angles_ == RopeAngles::kDouble) {
+    radixserve::kernels::cpu::CosSin(inv_freq_, pos, cos_out, sin_out);
+    return;
+  }
+  float theta = static_cast<float>(pos);
+  for (int32_t i = 0; i < half_; ++i) {
+    ::sincosf(freq_scale_ * (theta / ff_[i]), &sin_out[i], &cos_out[i]);
+    theta *= theta_scale_;
   }
 }
 
 void ApplyRope(const RopeParams& p, const RopeTable* maybe_table, ThreadPool* pool) {
   const int32_t half = RotaryDim(p) / 2;
   const std::vector<double> inv = RopeInvFreq(p);
+  const internal::VecOps& ops = internal::ActiveVecOps();
   const int64_t q_stride = p.q_token_stride > 0 ? p.q_token_stride : int64_t{p.num_q_heads} * p.head_dim;
   const int64_t k_stride = p.k_token_stride > 0 ? p.k_token_stride : int64_t{p.num_kv_heads} * p.head_dim;
   VisitScalarType(p.dtype, [&](auto tag) {
@@ -89,13 +117,28 @@ void ApplyRope(const RopeParams& p, const RopeTable* maybe_table, ThreadPool* po
         const float* row;
         if (maybe_table != nullptr && pos < maybe_table->max_positions()) {
           row = maybe_table->Row(pos);
+        } else if (maybe_table != nullptr) {
+          maybe_table->CosSin(pos, cs.data(), cs.data() + half);
+          row = cs.data();
         } else {
           CosSin(inv, pos, cs.data(), cs.data() + half);
           row = cs.data();
         }
-        RotateHeads(static_cast<T*>(p.q) + t * q_stride, p.num_q_heads, p.head_dim, half, p.style, row);
-        if (p.k != nullptr) {
-          RotateHeads(static_cast<T*>(p.k) + t * k_stride, p.num_kv_heads, p.head_dim, half, p.style, row);
+        if constexpr (std::is_same_v<T, float>) {
+          const bool interleaved = p.style == RopeStyle::kNormal;
+          for (int32_t h = 0; h < p.num_q_heads; ++h) {
+            ops.rope_rotate(static_cast<float*>(p.q) + t * q_stride + int64_t{h} * p.head_dim, half, interleaved,
+                            row, row + half);
+          }
+          for (int32_t h = 0; p.k != nullptr && h < p.num_kv_heads; ++h) {
+            ops.rope_rotate(static_cast<float*>(p.k) + t * k_stride + int64_t{h} * p.head_dim, half, interleaved,
+                            row, row + half);
+          }
+        } else {
+          RotateHeads(static_cast<T*>(p.q) + t * q_stride, p.num_q_heads, p.head_dim, half, p.style, row);
+          if (p.k != nullptr) {
+            RotateHeads(static_cast<T*>(p.k) + t * k_stride, p.num_kv_heads, p.head_dim, half, p.style, row);
+          }
         }
       }
     });

@@ -21,6 +21,17 @@ struct VecOps {
   // o[i * ldo + d] += sum_j p[i * ldp + j] * v[j * ldv + d] for i < nq, d < hd.
   void (*pv)(const float* p, int64_t ldp, int nq, const float* v, int64_t ldv, int nk, int hd, float* o,
              int64_t ldo);
+  // out[i] = float(h[i]) for IEEE half h.
+  void (*half_to_float)(const uint16_t* h, float* out, int64_t n);
+  // out[i] = half(x[i]), rounded to nearest even.
+  void (*float_to_half)(const float* x, uint16_t* out, int64_t n);
+  // out[i] = float(half(x[i])): x rounded to half precision; out may equal x.
+  void (*round_half)(const float* x, float* out, int64_t n);
+  // RoPE on one head vector v: pairs (a, b) = (v[2i], v[2i+1]) if interleaved, else
+  // (v[i], v[i + half]), for i < half, become
+  //   a' = fma(a, c[i], -(b * s[i])),  b' = fma(a, s[i], b * c[i])
+  // (the contraction llama.cpp's build applies to a c - b s and a s + b c).
+  void (*rope_rotate)(float* v, int32_t half, bool interleaved, const float* c, const float* s);
 };
 
 // The table for the active ISA (ActiveCpuIsa()).

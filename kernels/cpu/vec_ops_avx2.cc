@@ -1,4 +1,4 @@
-// AVX2 + FMA VecOps (compiled with per-file -mavx2 -mfma; see CMakeLists.txt). Only
+// AVX2 + FMA + F16C VecOps (compiled with per-file -mavx2 -mfma -mf16c; see CMakeLists.txt). Only
 // file-local helpers are used here so no ISA-flagged code leaks into shared inline
 // functions (ODR).
 #include <immintrin.h>
@@ -16,26 +16,32 @@ inline float HSum(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s, sh));
 }
 
-// exp(x) with ~2 ulp relative error over [-86, 88.3] (range reduction by ln 2 in two
-// parts, degree-6 polynomial, exponent add); exactly 0 below -86 (and for -inf), where
-// the true value (< 5e-38) is negligible in every sum it joins.
+// exp(x) computed exactly as llama.cpp's AVX-512 build computes it (ggml's vectorized
+// expf, itself after Arm's optimized-routines expf: max error 1.45 + 0.5 ulp), written
+// with 256-bit operations: n = round(x / ln 2) by the 1.5 * 2^23 shift, reduced
+// argument b = x - n ln 2 in two parts, a degree-5 polynomial j ~ exp(b) whose last step
+// adds 1, then j * 2^n. SiLU and the softmax use it, so that activations feeding 8-bit
+// quantization round as llama.cpp's do. Results that would be subnormal are flushed to
+// 0 (negligible in every sum they join); exp(x > 88.7) = inf.
 inline __m256 Exp(__m256 x) {
-  const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-86.0f), _CMP_LT_OQ);
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-86.0f)), _mm256_set1_ps(88.3f));
-  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(fx), 23);
-  const __m256 y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
-  return _mm256_andnot_ps(underflow, y);
+  const __m256 r = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+  const __m256 n = _mm256_sub_ps(z, r);
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+  // 2^n as a float for n in [-126, 127] (n is integral; NaN x gives NaN via j).
+  const __m256 nc = _mm256_min_ps(_mm256_max_ps(n, _mm256_set1_ps(-126.0f)), _mm256_set1_ps(127.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nc), _mm256_set1_epi32(127)), 23);
+  __m256 res = _mm256_mul_ps(j, _mm256_castsi256_ps(e));  // exact: j * 2^n is normal here
+  const __m256 under = _mm256_cmp_ps(n, _mm256_set1_ps(-126.0f), _CMP_LT_OQ);
+  const __m256 over = _mm256_cmp_ps(n, _mm256_set1_ps(127.0f), _CMP_GT_OQ);
+  res = _mm256_andnot_ps(under, res);
+  return _mm256_blendv_ps(res, _mm256_set1_ps(__builtin_inff()), over);
 }
 
 float ExpScalar(float x) {
@@ -186,8 +192,65 @@ void Pv(const float* p, int64_t ldp, int nq, const float* v, int64_t ldv, int nk
 
 }  // namespace
 
+namespace {
+
+void HalfToFloat(const uint16_t* h, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+  }
+  for (; i < n; ++i) out[i] = _cvtsh_ss(h[i]);
+}
+
+void FloatToHalf(const float* x, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), 0));
+  }
+  for (; i < n; ++i) out[i] = _cvtss_sh(x[i], 0);
+}
+
+void RoundHalf(const float* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), 0)));
+  for (; i < n; ++i) out[i] = _cvtsh_ss(_cvtss_sh(x[i], 0));
+}
+
+void RopeRotate(float* v, int32_t half, bool interleaved, const float* c, const float* s) {
+  int32_t i = 0;
+  if (interleaved) {
+    // 4 pairs per vector: x = (a0 b0 a1 b1 ...), cs = (c0 s0 c1 s1 ...) interleaved.
+    for (; i + 4 <= half; i += 4) {
+      const __m256 x = _mm256_loadu_ps(v + 2 * i);
+      const __m128 c4 = _mm_loadu_ps(c + i), s4 = _mm_loadu_ps(s + i);
+      const __m256 cs = _mm256_set_m128(_mm_unpackhi_ps(c4, s4), _mm_unpacklo_ps(c4, s4));
+      const __m256 sc = _mm256_permute_ps(cs, 0xb1);                                  // (s0 c0 ...)
+      const __m256 aa = _mm256_permute_ps(x, 0xa0), bb = _mm256_permute_ps(x, 0xf5);  // (a a ..), (b b ..)
+      // even lanes: a c - (b s); odd lanes: a s + (b c)
+      _mm256_storeu_ps(v + 2 * i, _mm256_fmaddsub_ps(aa, cs, _mm256_mul_ps(bb, sc)));
+    }
+  } else {
+    for (; i + 8 <= half; i += 8) {
+      const __m256 a = _mm256_loadu_ps(v + i), b = _mm256_loadu_ps(v + i + half);
+      const __m256 cv = _mm256_loadu_ps(c + i), sv = _mm256_loadu_ps(s + i);
+      _mm256_storeu_ps(v + i, _mm256_fmsub_ps(cv, a, _mm256_mul_ps(b, sv)));
+      _mm256_storeu_ps(v + i + half, _mm256_fmadd_ps(a, sv, _mm256_mul_ps(b, cv)));
+    }
+  }
+  for (; i < half; ++i) {
+    float& a = v[interleaved ? 2 * i : i];
+    float& b = v[interleaved ? 2 * i + 1 : i + half];
+    const float a0 = a, b0 = b;
+    a = _mm_cvtss_f32(_mm_fmsub_ss(_mm_set_ss(c[i]), _mm_set_ss(a0), _mm_set_ss(b0 * s[i])));
+    b = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a0), _mm_set_ss(s[i]), _mm_set_ss(b0 * c[i])));
+  }
+}
+
+}  // namespace
+
 const VecOps& Avx2VecOps() {
-  static const VecOps ops{&Dot, &SumSquares, &Axpy, &Scale, &ExpShiftSum, &SiluMul, &Scores, &Pv};
+  static const VecOps ops{&Dot,    &SumSquares, &Axpy,        &Scale,        &ExpShiftSum, &SiluMul,
+                          &Scores, &Pv,         &HalfToFloat, &FloatToHalf, &RoundHalf,  &RopeRotate};
   return ops;
 }
 

@@ -2,6 +2,8 @@
 // of fixed prompts recorded through llama-cpp-python (scripts/llama_cpp_reference.py,
 // tests/fixtures/models/smollm2_llama_cpp_greedy.json). All prompts decode together in
 // one batch, so this also checks that batching changes nothing.
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -24,7 +26,8 @@ TEST(DefaultModelTest, GreedyContinuationsMatchLlamaCpp) {
   const char* override_model = std::getenv("RADIXSERVE_TEST_MODEL");
   const std::string model_path = override_model ? override_model : kModel;
   if (!std::ifstream(model_path).good()) GTEST_SKIP() << model_path << " missing: run `make model`";
-  const nlohmann::json ref = nlohmann::json::parse(std::ifstream(kReference));
+  const char* override_ref = std::getenv("RADIXSERVE_TEST_REFERENCE");
+  const nlohmann::json ref = nlohmann::json::parse(std::ifstream(override_ref ? override_ref : kReference));
   const int n_gen = ref["n_gen"];
   auto tokenizer = model::LoadTokenizer(model_path);
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
@@ -32,6 +35,7 @@ TEST(DefaultModelTest, GreedyContinuationsMatchLlamaCpp) {
   auto backend = CreateCpuBackend();
   BackendOptions options;
   options.num_device_blocks = 256;
+  if (const char* kv = std::getenv("RADIXSERVE_TEST_KV_DTYPE")) options.kv_dtype = kv;
   ASSERT_TRUE(backend->Load(model_path, options).ok());
 
   struct Seq {
@@ -93,8 +97,15 @@ TEST(DefaultModelTest, GreedyContinuationsMatchLlamaCpp) {
         // llama.cpp's 10 largest logits, value by value. Two noisy engines: measured 0.2%
         // to 12% apart (largest where all logits are small); a wrong weight, layout or
         // norm is O(1) apart.
+        if (const char* dump = std::getenv("DUMP_LOGITS")) {
+          std::ofstream(std::string(dump) + "/" + seqs[i].name + ".f32", std::ios::binary)
+              .write(reinterpret_cast<const char*>(r.logits.data()), r.logits.size() * sizeof(float));
+        }
         std::vector<float> ours;
         for (int32_t id : seqs[i].top10_ids) ours.push_back(r.logits[id]);
+        float max_abs = 0;
+        for (size_t k = 0; k < ours.size(); ++k) max_abs = std::max(max_abs, std::fabs(ours[k] - seqs[i].top10_logits[k]));
+        std::printf("%-14s step 0: top-10 logits max |ours - llama.cpp| = %.3g\n", seqs[i].name.c_str(), max_abs);
         EXPECT_LT(testing::RelativeError(ours, seqs[i].top10_logits), 0.2)
             << seqs[i].name << ": ours " << ::testing::PrintToString(ours) << " llama.cpp "
             << ::testing::PrintToString(seqs[i].top10_logits);

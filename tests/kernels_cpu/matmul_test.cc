@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <tuple>
 #include <vector>
 
@@ -22,11 +23,15 @@ bool Quantized(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || t == 
 
 // Error bound of one output y = sum_i w_i x_i against the double reference on the
 // dequantized weights:
-//  * activation quantization (quantized types): x_i is replaced by q_i d_b with
-//    |x_i - q_i d_b| <= d_b / 2 = amax_b / 254, so |dy| <= sum_b amax_b/254 sum_{i in b} |w_i|;
+//  * activation quantization (quantized types): x_i is replaced by q_i d16 with
+//    q_i = round(x_i 127 / amax_b) and d16 = fp16(amax_b / 127), so
+//    |x_i - q_i d16| <= d/2 + 127 |d - d16| <= amax_b/127 (1/2 + 127 * 2^-11);
+//    for Q4_1 the offset term m_b s_b also carries s's fp16 rounding:
+//    |s - s16| <= 2^-11 |s| <= 2^-11 * 32 amax_b (|sum q| <= 32 * 127);
 //  * float accumulation: at most k * 2^-24 * sum |w_i x_i| for any summation order
 //    (plus the products' own rounding), taken with a factor 2 of slack.
 double Bound(DType t, const uint8_t* wrow, const float* x, int64_t k) {
+  const double half_step = 0.5 + 127.0 * std::ldexp(1.0, -11);
   double abs_sum = 0, q_err = 0;
   for (int64_t b = 0; b < (k + 31) / 32; ++b) {
     double amax = 0, wabs = 0;
@@ -35,7 +40,12 @@ double Bound(DType t, const uint8_t* wrow, const float* x, int64_t k) {
       wabs += std::fabs(DequantRef(t, wrow, i));
       abs_sum += std::fabs(DequantRef(t, wrow, i) * x[i]);
     }
-    q_err += amax / 254.0 * wabs;
+    q_err += amax / 127.0 * half_step * wabs;
+    if (t == DType::kQ4_1) {
+      BlockQ4_1 blk;
+      std::memcpy(&blk, wrow + b * sizeof(blk), sizeof(blk));
+      q_err += std::fabs(Fp16ToFloat(blk.m)) * 32.0 * amax * std::ldexp(1.0, -11);
+    }
   }
   return (Quantized(t) ? q_err * 1.0001 : 0.0) + 2.0 * (k + 2) * std::ldexp(1.0, -24) * abs_sum + 1e-30;
 }
@@ -103,8 +113,9 @@ TEST(MatmulTest, FloatTypesHandleKNotMultipleOf8) {
   }
 }
 
-// The SIMD paths quantize activations bit-identically to the scalar reference, so paths
-// differ only by float summation order.
+// Activation quantization follows llama.cpp's Q8_1 blocks (quantize.h): q = round-half-
+// even(x * (127 / amax)), d = fp16(amax / 127), s = fp16((amax / 127) * sum q), written
+// out here from that definition; the SIMD paths produce the same bits.
 TEST(MatmulTest, SimdQuantizationIsBitIdenticalToScalar) {
   const int64_t k = 32 * 40;
   std::vector<float> x = RandomFloats(k, 9, -3.0f, 3.0f);
@@ -113,14 +124,23 @@ TEST(MatmulTest, SimdQuantizationIsBitIdenticalToScalar) {
   std::vector<int8_t> qs(k);
   std::vector<float> d(40), s(40);
   QuantizeRowQ8(x.data(), k, qs.data(), d.data(), s.data());
+  auto half = [](float v) { return Fp16ToFloat(FloatToFp16(v)); };
   for (int b = 0; b < 40; ++b) {
+    float amax = 0;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+    const float scale = amax != 0 ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int i = 0; i < 32; ++i) {
-      EXPECT_LE(std::fabs(x[b * 32 + i] - qs[b * 32 + i] * d[b]), d[b] * 0.5f * 1.0001f + 1e-30f);
+      EXPECT_EQ(qs[b * 32 + i], static_cast<int8_t>(std::nearbyint(x[b * 32 + i] * scale))) << b << " " << i;
       sum += qs[b * 32 + i];
     }
-    EXPECT_EQ(s[b], d[b] * static_cast<float>(sum));
+    EXPECT_EQ(d[b], half(amax / 127.0f));
+    EXPECT_EQ(s[b], half(amax / 127.0f * static_cast<float>(sum)));
   }
+  // The ties block: x * 127 / amax = (i - 16) * 127 / 16 exactly; .5 cases round to even.
+  EXPECT_EQ(qs[64 + 0], -127);
+  EXPECT_EQ(qs[64 + 8], -64);  // -63.5 -> -64
+  EXPECT_EQ(qs[64 + 24], 64);  // 63.5 -> 64
   std::vector<const internal::MatmulIsa*> isas = {&internal::ScalarMatmulIsa()};
 #if defined(RADIXSERVE_KERNELS_X86)
   if (DetectedCpuIsa() >= CpuIsa::kAvx2) isas.push_back(&internal::Avx2MatmulIsa());
@@ -133,6 +153,33 @@ TEST(MatmulTest, SimdQuantizationIsBitIdenticalToScalar) {
     EXPECT_EQ(qs2, qs);
     EXPECT_EQ(d2, d);
     EXPECT_EQ(s2, s);
+  }
+}
+
+// Quantized products round exactly as llama.cpp's vec_dot does, whatever the tile the
+// SIMD path picks (GEMV at m = 1, row-major tiles, the VNNI packed tiles at m >= 8): so
+// a row's outputs are bit-identical whether it is multiplied alone or in any batch.
+TEST(MatmulTest, QuantizedRowsAreBitIdenticalAcrossBatchSizes) {
+  ThreadPool pool(2);
+  const int64_t n = 37, k = 576;
+  for (CpuIsa isa : Isas()) {
+    if (isa == CpuIsa::kScalar) continue;
+    ScopedCpuIsa scoped(isa);
+    for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
+      const std::vector<uint8_t> w = QuantizeWeights(t, RandomFloats(n * k, 3), n, k);
+      const MatmulWeight mw{t, w.data(), n, k};
+      const int64_t max_m = 21;
+      const std::vector<float> x = RandomFloats(max_m * k, 4, -2.0f, 2.0f);
+      std::vector<float> alone(max_m * n);
+      for (int64_t i = 0; i < max_m; ++i) Matmul(x.data() + i * k, 1, k, mw, alone.data() + i * n, n, &pool);
+      for (int64_t m : {2, 3, 5, 8, 9, 16, 21}) {
+        std::vector<float> y(m * n);
+        Matmul(x.data(), m, k, mw, y.data(), n, &pool);
+        for (int64_t i = 0; i < m * n; ++i) {
+          ASSERT_EQ(y[i], alone[i]) << GetDTypeTraits(t).name << " " << CpuIsaName(isa) << " m=" << m << " at " << i;
+        }
+      }
+    }
   }
 }
 

@@ -1,0 +1,126 @@
+#include "kernels/cpu/f16_kv_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/vec_ops.h"
+
+namespace radixserve::kernels::cpu {
+namespace {
+
+// Query tokens x heads per work item: the score rows [rows, kv_len] and the converted
+// K/V block stay in L1/L2.
+constexpr int kTileRows = 64;
+
+// Query tokens [t0, t0 + nt) of sequence seq, query heads [h0, h0 + nh) of KV head kv_head.
+struct Item {
+  int32_t seq, kv_head, h0, nh, t0, nt;
+};
+
+std::vector<Item> MakeItems(const F16KvAttentionParams& p, int32_t heads_per_item) {
+  const int32_t group = p.num_q_heads / p.kv.num_kv_heads;
+  const int32_t tile_tokens = std::max(1, kTileRows / heads_per_item);
+  std::vector<Item> items;
+  for (int32_t s = 0; s < p.batch.num_seqs; ++s) {
+    const int32_t q_len = p.batch.q_indptr[s + 1] - p.batch.q_indptr[s];
+    for (int32_t g = 0; g < p.kv.num_kv_heads; ++g)
+      for (int32_t h0 = 0; h0 < group; h0 += heads_per_item)
+        for (int32_t t0 = 0; t0 < q_len; t0 += tile_tokens)
+          items.push_back({s, g, h0, heads_per_item, t0, std::min(tile_tokens, q_len - t0)});
+  }
+  return items;
+}
+
+struct Scratch {
+  std::vector<float> q, s, o, kv;
+  std::vector<int32_t> limit;
+};
+
+void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const Item& it, Scratch& w) {
+  const int32_t nqh = p.num_q_heads, group = nqh / p.kv.num_kv_heads, hd = p.kv.head_dim;
+  const int32_t bs = p.kv.block_size;
+  const int32_t q_begin = p.batch.q_indptr[it.seq];
+  const int32_t q_len = p.batch.q_indptr[it.seq + 1] - q_begin;
+  const int32_t kv_len = p.batch.kv_lens[it.seq];
+  const int32_t first_pos = kv_len - q_len;
+  const int nq = it.nt * it.nh;
+  const int32_t keys_end = p.causal ? std::min(kv_len, first_pos + it.t0 + it.nt) : kv_len;
+  const int64_t lds = std::max(keys_end, 1);
+  const int32_t* blocks = p.batch.block_ids + p.batch.block_indptr[it.seq];
+
+  // Rows: token-major, heads inside; q rounded to fp16 as ggml converts it for K*Q.
+  w.q.resize(static_cast<size_t>(nq) * hd);
+  w.limit.resize(nq);
+  for (int32_t tt = 0; tt < it.nt; ++tt) {
+    const float* src = p.q + (int64_t{q_begin + it.t0 + tt} * nqh + it.kv_head * group + it.h0) * hd;
+    ops.round_half(src, w.q.data() + int64_t{tt} * it.nh * hd, int64_t{it.nh} * hd);
+    for (int32_t h = 0; h < it.nh; ++h) {
+      w.limit[tt * it.nh + h] = p.causal ? std::min(kv_len, first_pos + it.t0 + tt + 1) : kv_len;
+    }
+  }
+
+  // 1. Scores, one KV block at a time (converted to float once per item).
+  w.s.resize(static_cast<size_t>(nq) * lds);
+  w.kv.resize(static_cast<size_t>(bs) * hd);
+  for (int32_t c0 = 0; c0 < keys_end; c0 += bs) {
+    const int n = std::min(bs, keys_end - c0);
+    ops.half_to_float(p.k_cache + PagedKvOffset(p.kv, blocks[c0 / bs], it.kv_head, 0), w.kv.data(), int64_t{n} * hd);
+    ops.scores(w.q.data(), hd, nq, w.kv.data(), hd, n, hd, p.sm_scale, w.s.data() + c0, lds);
+  }
+
+  // 2. Softmax per row, normalized, then probabilities rounded to fp16.
+  for (int r = 0; r < nq; ++r) {
+    float* sr = w.s.data() + r * lds;
+    const int32_t lim = w.limit[r];
+    std::fill(sr + std::max(lim, 0), sr + keys_end, 0.0f);
+    if (lim <= 0) continue;
+    const float mx = *std::max_element(sr, sr + lim);
+    ops.exp_shift_sum(sr, lim, mx);
+    double sum = 0.0;
+    for (int32_t j = 0; j < lim; ++j) sum += sr[j];
+    const float inv = static_cast<float>(1.0 / sum);
+    ops.scale(sr, inv, lim);
+    ops.round_half(sr, sr, lim);
+  }
+
+  // 3. o = P V.
+  w.o.assign(static_cast<size_t>(nq) * hd, 0.0f);
+  for (int32_t c0 = 0; c0 < keys_end; c0 += bs) {
+    const int n = std::min(bs, keys_end - c0);
+    ops.half_to_float(p.v_cache + PagedKvOffset(p.kv, blocks[c0 / bs], it.kv_head, 0), w.kv.data(), int64_t{n} * hd);
+    ops.pv(w.s.data() + c0, lds, nq, w.kv.data(), hd, n, hd, w.o.data(), hd);
+  }
+  for (int32_t tt = 0; tt < it.nt; ++tt) {
+    float* dst = p.o + (int64_t{q_begin + it.t0 + tt} * nqh + it.kv_head * group + it.h0) * hd;
+    std::copy(w.o.data() + int64_t{tt} * it.nh * hd, w.o.data() + int64_t{tt + 1} * it.nh * hd, dst);
+  }
+}
+
+}  // namespace
+
+absl::Status F16KvAttention(const F16KvAttentionParams& p, ThreadPool* pool) {
+  if (p.kv.num_kv_heads <= 0 || p.num_q_heads <= 0 || p.num_q_heads % p.kv.num_kv_heads != 0 ||
+      p.kv.head_dim <= 0 || p.kv.block_size <= 0) {
+    return absl::InvalidArgumentError("num_q_heads must be a positive multiple of num_kv_heads");
+  }
+  const int32_t group = p.num_q_heads / p.kv.num_kv_heads;
+  std::vector<Item> items = MakeItems(p, group);
+  // Few items (small-batch decode): one query head per item, so every thread has work.
+  const int threads = pool != nullptr ? pool->num_threads() : 1;
+  if (group > 1 && static_cast<int>(items.size()) < 4 * threads) items = MakeItems(p, 1);
+
+  const internal::VecOps& ops = internal::ActiveVecOps();
+  auto run = [&](int t, int nt) {
+    thread_local Scratch scratch;
+    for (size_t i = t; i < items.size(); i += nt) RunItem(p, ops, items[i], scratch);
+  };
+  if (pool == nullptr || items.size() <= 1) {
+    run(0, 1);
+  } else {
+    pool->Run(run);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace radixserve::kernels::cpu
