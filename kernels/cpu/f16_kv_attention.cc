@@ -33,9 +33,11 @@ std::vector<Item> MakeItems(const F16KvAttentionParams& p, int32_t heads_per_ite
 }
 
 struct Scratch {
-  std::vector<float> q, s, o, kv;
+  std::vector<float> q, s, o, kv, vt;
   std::vector<int32_t> limit;
 };
+
+int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const Item& it, Scratch& w) {
   const int32_t nqh = p.num_q_heads, group = nqh / p.kv.num_kv_heads, hd = p.kv.head_dim;
@@ -46,7 +48,12 @@ void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const I
   const int32_t first_pos = kv_len - q_len;
   const int nq = it.nt * it.nh;
   const int32_t keys_end = p.causal ? std::min(kv_len, first_pos + it.t0 + it.nt) : kv_len;
-  const int64_t lds = std::max(keys_end, 1);
+  // Summation order (vec_ops.h dot_lanes): a single query token is ggml_vec_dot_f16's
+  // (64 lanes), several are tinyBLAS's (16 lanes), as llama.cpp evaluates one sequence.
+  const int lanes = q_len == 1 ? 64 : 16;
+  // Score rows padded with zeros to whole 64-key chunks (llama.cpp pads its KV view to
+  // 256 cells; masked cells add exact zeros, so the padding length does not matter).
+  const int64_t lds = std::max<int64_t>(RoundUp(keys_end, 64), 64);
   const int32_t* blocks = p.batch.block_ids + p.batch.block_indptr[it.seq];
 
   // Rows: token-major, heads inside; q rounded to fp16 as ggml converts it for K*Q.
@@ -60,36 +67,44 @@ void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const I
     }
   }
 
-  // 1. Scores, one KV block at a time (converted to float once per item).
-  w.s.resize(static_cast<size_t>(nq) * lds);
+  // 1. Scores, one KV block at a time; V gathered transposed ([hd][lds], zero padded) so
+  //    that each output of P V is one dot over the keys.
+  w.s.assign(static_cast<size_t>(nq) * lds, 0.0f);
+  w.vt.assign(static_cast<size_t>(hd) * lds, 0.0f);
   w.kv.resize(static_cast<size_t>(bs) * hd);
   for (int32_t c0 = 0; c0 < keys_end; c0 += bs) {
     const int n = std::min(bs, keys_end - c0);
-    ops.half_to_float(p.k_cache + PagedKvOffset(p.kv, blocks[c0 / bs], it.kv_head, 0), w.kv.data(), int64_t{n} * hd);
-    ops.scores(w.q.data(), hd, nq, w.kv.data(), hd, n, hd, p.sm_scale, w.s.data() + c0, lds);
+    const int64_t off = PagedKvOffset(p.kv, blocks[c0 / bs], it.kv_head, 0);
+    ops.half_to_float(p.k_cache + off, w.kv.data(), int64_t{n} * hd);
+    for (int r = 0; r < nq; ++r) {
+      const float* qr = w.q.data() + int64_t{r} * hd;
+      float* sr = w.s.data() + r * lds + c0;
+      for (int j = 0; j < n; ++j) sr[j] = ops.dot_lanes(w.kv.data() + int64_t{j} * hd, qr, hd, lanes) * p.sm_scale;
+    }
+    ops.half_to_float(p.v_cache + off, w.kv.data(), int64_t{n} * hd);
+    for (int j = 0; j < n; ++j)
+      for (int32_t d = 0; d < hd; ++d) w.vt[d * lds + c0 + j] = w.kv[int64_t{j} * hd + d];
   }
 
-  // 2. Softmax per row, normalized, then probabilities rounded to fp16.
+  // 2. Softmax per row (ggml's: exp, sums of 16 in double), normalized, then the
+  //    probabilities rounded to fp16; masked keys hold exact zeros.
   for (int r = 0; r < nq; ++r) {
     float* sr = w.s.data() + r * lds;
     const int32_t lim = w.limit[r];
-    std::fill(sr + std::max(lim, 0), sr + keys_end, 0.0f);
+    std::fill(sr + std::max(lim, 0), sr + lds, 0.0f);
     if (lim <= 0) continue;
     const float mx = *std::max_element(sr, sr + lim);
     ops.exp_shift_sum(sr, lim, mx);
-    double sum = 0.0;
-    for (int32_t j = 0; j < lim; ++j) sum += sr[j];
-    const float inv = static_cast<float>(1.0 / sum);
+    const float inv = static_cast<float>(1.0 / ops.chunk16_sum(sr, lim));
     ops.scale(sr, inv, lim);
     ops.round_half(sr, sr, lim);
   }
 
-  // 3. o = P V.
-  w.o.assign(static_cast<size_t>(nq) * hd, 0.0f);
-  for (int32_t c0 = 0; c0 < keys_end; c0 += bs) {
-    const int n = std::min(bs, keys_end - c0);
-    ops.half_to_float(p.v_cache + PagedKvOffset(p.kv, blocks[c0 / bs], it.kv_head, 0), w.kv.data(), int64_t{n} * hd);
-    ops.pv(w.s.data() + c0, lds, nq, w.kv.data(), hd, n, hd, w.o.data(), hd);
+  // 3. o = P V, each output a dot over the (padded) keys in the same lane order.
+  w.o.resize(static_cast<size_t>(nq) * hd);
+  for (int r = 0; r < nq; ++r) {
+    const float* pr = w.s.data() + r * lds;
+    for (int32_t d = 0; d < hd; ++d) w.o[int64_t{r} * hd + d] = ops.dot_lanes(w.vt.data() + d * lds, pr, lds, lanes);
   }
   for (int32_t tt = 0; tt < it.nt; ++tt) {
     float* dst = p.o + (int64_t{q_begin + it.t0 + tt} * nqh + it.kv_head * group + it.h0) * hd;

@@ -55,6 +55,33 @@ void RopeRotate(float* v, int32_t half, bool interleaved, const float* c, const 
     b = std::fma(a0, s[i], b0 * c[i]);
   }
 }
+float Reduce16(const float* v) {
+  float t3[8], t6[4];
+  for (int l = 0; l < 8; ++l) t3[l] = v[l + 8] + v[l];
+  for (int l = 0; l < 4; ++l) t6[l] = t3[l + 4] + t3[l];
+  return (t6[0] + t6[2]) + (t6[1] + t6[3]);
+}
+float DotLanes(const float* x, const float* y, int64_t n, int lanes) {
+  float acc[64] = {};
+  const int64_t np = n - n % lanes;
+  for (int64_t i = 0; i < np; i += lanes)
+    for (int t = 0; t < lanes; ++t) acc[t] = std::fma(x[i + t], y[i + t], acc[t]);
+  if (lanes == 64) {
+    for (int l = 0; l < 16; ++l) acc[l] = (acc[l] + acc[l + 32]) + (acc[l + 16] + acc[l + 48]);
+  }
+  double sum = Reduce16(acc);
+  for (int64_t i = np; i < n; ++i) sum += static_cast<double>(x[i] * y[i]);
+  return static_cast<float>(sum);
+}
+double Chunk16Sum(const float* x, int64_t n) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i += 16) {
+    float v[16] = {};
+    for (int64_t t = 0; t < 16 && i + t < n; ++t) v[t] = x[i + t];
+    sum += Reduce16(v);
+  }
+  return sum;
+}
 void Pv(const float* p, int64_t ldp, int nq, const float* v, int64_t ldv, int nk, int hd, float* o,
         int64_t ldo) {
   for (int i = 0; i < nq; ++i)
@@ -65,7 +92,8 @@ void Pv(const float* p, int64_t ldp, int nq, const float* v, int64_t ldv, int nk
 
 const VecOps& ScalarVecOps() {
   static const VecOps ops{&Dot,    &SumSquares, &Axpy,        &Scale,        &ExpShiftSum, &SiluMul,
-                          &Scores, &Pv,         &HalfToFloat, &FloatToHalf, &RoundHalf,  &RopeRotate};
+                          &Scores, &Pv,         &HalfToFloat, &FloatToHalf, &RoundHalf,  &RopeRotate,
+                          &DotLanes, &Chunk16Sum};
   return ops;
 }
 

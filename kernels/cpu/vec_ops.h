@@ -32,6 +32,16 @@ struct VecOps {
   //   a' = fma(a, c[i], -(b * s[i])),  b' = fma(a, s[i], b * c[i])
   // (the contraction llama.cpp's build applies to a c - b s and a s + b c).
   void (*rope_rotate)(float* v, int32_t half, bool interleaved, const float* c, const float* s);
+  // dot(x, y) summed as llama.cpp's x86 (AVX-512) build sums it, lanes = 16 or 64:
+  //   lane t (t < lanes) accumulates x_i y_i, i = t mod lanes, by FMA in order over the
+  //   whole chunks of `lanes`; lanes = 64 (ggml_vec_dot_f16) first folds to 16 lanes as
+  //   l -> (t_l + t_{l+32}) + (t_{l+16} + t_{l+48}); lanes = 16 is tinyBLAS's order;
+  //   then Reduce16 (below); the n mod lanes leftovers are added in double.
+  float (*dot_lanes)(const float* x, const float* y, int64_t n, int lanes);
+  // Sum over chunks of 16 (the last zero padded) of Reduce16(chunk), accumulated in
+  // double: ggml's softmax sum. Reduce16(v) = ((u0 + u2) + (u1 + u3)) with
+  // u_l = (v_{l+8} + v_l) + (v_{l+12} + v_{l+4}) (_mm512_reduce_add_ps as GCC builds it).
+  double (*chunk16_sum)(const float* x, int64_t n);
 };
 
 // The table for the active ISA (ActiveCpuIsa()).

@@ -246,11 +246,55 @@ void RopeRotate(float* v, int32_t half, bool interleaved, const float* c, const 
   }
 }
 
+// Reduce16 of vec_ops.h for lanes 0-7 in lo and 8-15 in hi.
+inline float Reduce16(__m256 lo, __m256 hi) {
+  const __m256 t3 = _mm256_add_ps(hi, lo);
+  __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+  t6 = _mm_add_ps(t6, _mm_movehl_ps(t6, t6));
+  return _mm_cvtss_f32(_mm_add_ss(t6, _mm_movehdup_ps(t6)));
+}
+
+float DotLanes(const float* x, const float* y, int64_t n, int lanes) {
+  const int64_t np = n - n % lanes;
+  float r;
+  if (lanes == 64) {
+    __m256 a[8];
+    for (int t = 0; t < 8; ++t) a[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < np; i += 64)
+      for (int t = 0; t < 8; ++t) a[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * t), _mm256_loadu_ps(y + i + 8 * t), a[t]);
+    r = Reduce16(_mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6])),
+                 _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7])));
+  } else {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < np; i += 16) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+    }
+    r = Reduce16(a0, a1);
+  }
+  double sum = r;
+  for (int64_t i = np; i < n; ++i) sum += static_cast<double>(x[i] * y[i]);
+  return static_cast<float>(sum);
+}
+
+double Chunk16Sum(const float* x, int64_t n) {
+  double sum = 0.0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) sum += Reduce16(_mm256_loadu_ps(x + i), _mm256_loadu_ps(x + i + 8));
+  if (i < n) {
+    alignas(32) float v[16] = {};
+    for (int64_t t = 0; i + t < n; ++t) v[t] = x[i + t];
+    sum += Reduce16(_mm256_load_ps(v), _mm256_load_ps(v + 8));
+  }
+  return sum;
+}
+
 }  // namespace
 
 const VecOps& Avx2VecOps() {
   static const VecOps ops{&Dot,    &SumSquares, &Axpy,        &Scale,        &ExpShiftSum, &SiluMul,
-                          &Scores, &Pv,         &HalfToFloat, &FloatToHalf, &RoundHalf,  &RopeRotate};
+                          &Scores, &Pv,         &HalfToFloat, &FloatToHalf, &RoundHalf,  &RopeRotate,
+                          &DotLanes, &Chunk16Sum};
   return ops;
 }
 
