@@ -25,6 +25,7 @@
 #include <cstdint>
 
 #include "kernels/kernel_types.h"
+#include "kernels/memory_ops_params.h"
 
 namespace radixserve::kernels {
 
@@ -57,6 +58,18 @@ struct RopeParams {
   // [rotary_dim / 2] divisors of inv_freq (GGUF's rope_freqs.weight, Llama 3.x). When set
   // they replace `scaling`: inv_freq[i] = theta ^ (-2i / rotary_dim) / maybe_freq_factors[i].
   const float* maybe_freq_factors = nullptr;
+};
+
+// RoPE fused with the KV write, for the rows of a fused QKV projection: rotates rope.q
+// into q_out (packed [num_tokens, num_q_heads, head_dim]) and write.k_new, then writes the
+// rotated K and write.v_new of every token with write.slot_mapping[t] >= 0 into its cache
+// slot (KvWriteParams). Reads its inputs without modifying them. rope.k is unused (K is
+// write.k_new with write.k_token_stride); rope.num_tokens must equal write.num_tokens.
+// Equivalent to ApplyRope in place on q and k, then WriteKv, then copying q out.
+struct RopeWriteKvParams {
+  RopeParams rope;
+  KvWriteParams write;
+  void* q_out = nullptr;
 };
 
 }  // namespace radixserve::kernels

@@ -11,7 +11,6 @@
 #include "common/status_macros.h"
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/flash_attention.cuh"
-#include "kernels/cuda/memory_ops.cuh"
 #include "kernels/cuda/paged_attention.cuh"
 #include "kernels/cuda/radix_attention.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
@@ -221,7 +220,7 @@ absl::Status CudaForward::Prepare(const PackedStep& step, const CascadePlan* cas
 
   // Activations, carved from one buffer.
   const int64_t sizes[] = {
-      t * hidden * 2,       t * hidden * 2,        t * hidden * 2,   t * q_dim * 2,       t * 2 * kv_dim * 2,
+      t * hidden * 2,       t * hidden * 2,        t * hidden * 2,   t * q_dim * 2,       t * (q_dim + 2 * kv_dim) * 2,
       t * q_dim * 2,        t * 2 * ffn * 2,       t * ffn * 2,      r * hidden * 2,      r * vocab * 2,
       cascade != nullptr ? num_seqs * q_dim * 2 : 0, cascade != nullptr ? num_seqs * q_dim * 2 : 0,  attn_ws_bytes_,
       sample_ws_bytes_,     r * vocab * 4,         r * 4,            r * 4};
@@ -235,7 +234,7 @@ absl::Status CudaForward::Prepare(const PackedStep& step, const CascadePlan* cas
     ptrs[i] = buffers.arena.as<uint8_t>() + at;
     at += AlignUp(sizes[i]);
   }
-  x_ = ptrs[0], tmp_ = ptrs[1], xn_ = ptrs[2], q_ = ptrs[3], kv_new_ = ptrs[4], attn_ = ptrs[5];
+  x_ = ptrs[0], tmp_ = ptrs[1], xn_ = ptrs[2], q_ = ptrs[3], qkv_ = ptrs[4], attn_ = ptrs[5];
   gate_up_ = ptrs[6], act_ = ptrs[7], rows_ = ptrs[8], logits_bf16_ = ptrs[9], q_perm_ = ptrs[10], o_perm_ = ptrs[11];
   attn_ws_ = ptrs[12], sample_ws_ = ptrs[13];
   logits_ = static_cast<float*>(ptrs[14]);
@@ -264,23 +263,24 @@ absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan
   norm.hidden = static_cast<int32_t>(hidden);
   norm.eps = static_cast<float>(config_.rms_norm_eps);
 
-  kernels::RopeParams rope = rope_base_;
-  rope.q = q_;
-  rope.k = kv_new_;
-  rope.positions = meta_.positions;
-  rope.num_tokens = t;
-  rope.q_token_stride = q_dim;
-  rope.k_token_stride = 2 * kv_dim;
-
-  kernels::KvWriteParams write;
+  // One QKV projection; RoPE then moves Q out packed and writes K and V to their slots.
+  const int64_t qkv_dim = q_dim + 2 * kv_dim;
+  kernels::RopeWriteKvParams rope_write;
+  rope_write.rope = rope_base_;
+  rope_write.rope.q = qkv_;
+  rope_write.rope.positions = meta_.positions;
+  rope_write.rope.num_tokens = t;
+  rope_write.rope.q_token_stride = qkv_dim;
+  rope_write.q_out = q_;
+  kernels::KvWriteParams& write = rope_write.write;
   write.dtype = ScalarType::kBF16;
-  write.k_new = kv_new_;
-  write.v_new = static_cast<uint16_t*>(kv_new_) + kv_dim;
+  write.k_new = static_cast<uint16_t*>(qkv_) + q_dim;
+  write.v_new = static_cast<uint16_t*>(qkv_) + q_dim + kv_dim;
   write.kv = kv_.view;
   write.slot_mapping = meta_.slots;
   write.num_tokens = t;
-  write.k_token_stride = 2 * kv_dim;
-  write.v_token_stride = 2 * kv_dim;
+  write.k_token_stride = qkv_dim;
+  write.v_token_stride = qkv_dim;
 
   kernels::SiluAndMulParams silu;
   silu.dtype = ScalarType::kBF16;
@@ -289,44 +289,65 @@ absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan
   silu.num_tokens = t;
   silu.d = static_cast<int32_t>(ffn);
 
+  // A single-token step whose products all take the GEMV path fuses each RMSNorm into the
+  // product that reads it and each residual add into the product that feeds it, so x_ is
+  // the residual stream after every sublayer. Otherwise the norm kernel adds the previous
+  // sublayer's output (tmp_) to x_ and writes the normalized rows to xn_.
+  bool fused = t == 1 && gemm_.UsesGemv(weights_.output, t);
+  for (const CudaLayerWeights& w : weights_.layers) {
+    fused = fused && gemm_.UsesGemv(w.qkv, t) && gemm_.UsesGemv(w.o, t) && gemm_.UsesGemv(w.gate_up, t) &&
+            gemm_.UsesGemv(w.down, t);
+  }
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  auto normed_product = [&](const LinearWeight& lw, const DeviceBuffer& norm_weight, bool add_residual, void* out,
+                            bool out_f32) -> absl::Status {
+    if (fused) {
+      GemvFusion f{norm_weight.as<const uint16_t>(), eps, nullptr};
+      return gemm_.Run(lw, x_, t, out, out_f32, nullptr, stream_, &f);
+    }
+    norm.x = add_residual ? tmp_ : x_;
+    norm.maybe_residual = add_residual ? x_ : nullptr;
+    norm.out = xn_;
+    norm.weight = norm_weight.get();
+    RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
+    profiler_.Mark("rmsnorm");
+    return gemm_.Run(lw, xn_, t, out, out_f32, logits_bf16_, stream_);
+  };
+  auto residual_product = [&](const LinearWeight& lw, const void* in) -> absl::Status {
+    if (fused) {
+      GemvFusion f{nullptr, 0.0f, static_cast<const uint16_t*>(x_)};
+      return gemm_.Run(lw, in, t, x_, false, nullptr, stream_, &f);
+    }
+    return gemm_.Run(lw, in, t, tmp_, false, nullptr, stream_);
+  };
+
   for (int32_t l = 0; l < config_.num_layers; ++l) {
     const CudaLayerWeights& w = weights_.layers[l];
-    // x_ is the residual stream; tmp_ the previous sublayer's output (none at layer 0).
-    norm.x = l == 0 ? x_ : tmp_;
-    norm.maybe_residual = l == 0 ? nullptr : x_;
-    norm.out = xn_;
-    norm.weight = w.attn_norm.get();
-    RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
-    profiler_.Mark("rmsnorm");
-    RETURN_IF_ERROR(gemm_.Run(w.q, xn_, t, q_, false, nullptr, stream_));
-    profiler_.Mark("gemm_q");
-    RETURN_IF_ERROR(gemm_.Run(w.kv, xn_, t, kv_new_, false, nullptr, stream_));
-    profiler_.Mark("gemm_kv");
-    RS_KERNEL_OK(kernels::cuda::ApplyRope(rope, stream_));
-    profiler_.Mark("rope");
+    RETURN_IF_ERROR(normed_product(w.qkv, w.attn_norm, l > 0, qkv_, false));
+    profiler_.Mark("gemm_qkv");
     write.k_cache = kv_.k[l];
     write.v_cache = kv_.v[l];
-    RS_KERNEL_OK(kernels::cuda::WriteKv(write, stream_));
-    profiler_.Mark("write_kv");
+    RS_KERNEL_OK(kernels::cuda::ApplyRopeAndWriteKv(rope_write, stream_));
+    profiler_.Mark("rope_write_kv");
     RETURN_IF_ERROR(Attention(l, step, cascade));
     profiler_.Mark("attention");
-    RETURN_IF_ERROR(gemm_.Run(w.o, attn_, t, tmp_, false, nullptr, stream_));
+    RETURN_IF_ERROR(residual_product(w.o, attn_));
     profiler_.Mark("gemm_o");
-    norm.x = tmp_;
-    norm.maybe_residual = x_;
-    norm.out = xn_;
-    norm.weight = w.ffn_norm.get();
-    RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
-    profiler_.Mark("rmsnorm");
-    RETURN_IF_ERROR(gemm_.Run(w.gate_up, xn_, t, gate_up_, false, nullptr, stream_));
+    RETURN_IF_ERROR(normed_product(w.gate_up, w.ffn_norm, true, gate_up_, false));
     profiler_.Mark("gemm_gate_up");
     RS_KERNEL_OK(kernels::cuda::SiluAndMul(silu, stream_));
     profiler_.Mark("silu_mul");
-    RETURN_IF_ERROR(gemm_.Run(w.down, act_, t, tmp_, false, nullptr, stream_));
+    RETURN_IF_ERROR(residual_product(w.down, act_));
     profiler_.Mark("gemm_down");
   }
 
   if (r == 0) {
+    profiler_.End();
+    return absl::OkStatus();
+  }
+  if (fused) {  // the one row is the logit row
+    RETURN_IF_ERROR(normed_product(weights_.output, weights_.output_norm, true, logits_, true));
+    profiler_.Mark("lm_head");
     profiler_.End();
     return absl::OkStatus();
   }

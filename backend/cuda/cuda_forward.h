@@ -107,7 +107,7 @@ class CudaForward {
   } meta_{};
 
   // Activations (bf16 unless noted), carved from the step's arena.
-  void *x_ = nullptr, *tmp_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *kv_new_ = nullptr, *attn_ = nullptr;
+  void *x_ = nullptr, *tmp_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *qkv_ = nullptr, *attn_ = nullptr;
   void *gate_up_ = nullptr, *act_ = nullptr, *rows_ = nullptr, *logits_bf16_ = nullptr;
   void *q_perm_ = nullptr, *o_perm_ = nullptr, *attn_ws_ = nullptr, *sample_ws_ = nullptr;
   float *logits_ = nullptr, *logprobs_ = nullptr;

@@ -1,10 +1,13 @@
 #include "backend/cuda/cuda_gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "backend/cuda/step_kernels.h"
 #include "common/status_macros.h"
+#include "kernels/cuda/dense_gemv.cuh"
 #include "kernels/cuda/quant_gemm.cuh"
 
 namespace radixserve::backend::cuda {
@@ -13,6 +16,8 @@ namespace {
 constexpr int64_t kWorkspaceBytes = int64_t{32} << 20;
 constexpr int32_t kQuantGemmMaxRows = 64;  // the weight-only kernel's batch limit
 constexpr size_t kMaxCachedPlans = 4096;
+// cuBLASLt's tensor-core kernels win from two rows on (bench/cuda/bench_dense_gemv.py).
+constexpr int32_t kGemvMaxRows = 1;
 
 }  // namespace
 
@@ -20,6 +25,8 @@ absl::StatusOr<std::unique_ptr<Gemm>> Gemm::Create() {
   std::unique_ptr<Gemm> g(new Gemm());
   RS_CUBLAS_OK(cublasLtCreate(&g->handle_));
   RETURN_IF_ERROR(g->workspace_.Allocate(kWorkspaceBytes));
+  const char* gemv = std::getenv("RADIXSERVE_CUDA_GEMV");
+  g->use_gemv_ = gemv == nullptr || std::string(gemv) != "0";
   return g;
 }
 
@@ -86,9 +93,32 @@ absl::StatusOr<const Gemm::Plan*> Gemm::GetPlan(int32_t m, int32_t n, int32_t k,
   return p;
 }
 
+bool Gemm::UsesGemv(const LinearWeight& w, int32_t m) const {
+  return w.kind == LinearKind::kBf16 && use_gemv_ && m <= kGemvMaxRows && w.k % 8 == 0;
+}
+
 absl::Status Gemm::Run(const LinearWeight& w, const void* x, int32_t m, void* y, bool out_f32, void* bf16_scratch,
-                       cudaStream_t stream) {
+                       cudaStream_t stream, const GemvFusion* fusion) {
   if (m <= 0) return absl::OkStatus();
+  if (UsesGemv(w, m)) {
+    kernels::cuda::DenseGemvParams p;
+    p.x = static_cast<const uint16_t*>(x);
+    p.w = static_cast<const uint16_t*>(w.w);
+    p.maybe_bias = w.bias;
+    p.y = y;
+    p.out_f32 = out_f32;
+    p.m = m;
+    p.n = w.n;
+    p.k = w.k;
+    if (fusion != nullptr) {
+      p.maybe_norm_weight = fusion->norm_weight;
+      p.norm_eps = fusion->norm_eps;
+      p.maybe_residual = fusion->residual;
+    }
+    RS_KERNEL_OK(kernels::cuda::DenseGemv(p, stream));
+    return absl::OkStatus();
+  }
+  if (fusion != nullptr) return absl::InternalError("GEMM fusion asked of a non-GEMV product");
   if (w.kind == LinearKind::kBf16) {
     ASSIGN_OR_RETURN(const Plan* plan, GetPlan(m, w.n, w.k, out_f32, w.bias != nullptr));
     if (w.bias != nullptr) {

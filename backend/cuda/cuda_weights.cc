@@ -173,15 +173,14 @@ absl::StatusOr<CudaWeights> LoadCudaWeights(const model::ModelSource& source) {
     const bool bias = config.attention_bias;
     ASSIGN_OR_RETURN(l.attn_norm, UploadBf16Vector(source, p + "attn_norm.weight"));
     ASSIGN_OR_RETURN(l.ffn_norm, UploadBf16Vector(source, p + "ffn_norm.weight"));
-    ASSIGN_OR_RETURN(l.q, LoadLinear(source, {p + "attn_q.weight"},
-                                     bias ? std::vector<std::string>{p + "attn_q.bias"} : std::vector<std::string>{}));
-    ASSIGN_OR_RETURN(l.kv, LoadLinear(source, {p + "attn_k.weight", p + "attn_v.weight"},
-                                      bias ? std::vector<std::string>{p + "attn_k.bias", p + "attn_v.bias"}
-                                           : std::vector<std::string>{}));
+    ASSIGN_OR_RETURN(l.qkv, LoadLinear(source, {p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"},
+                                       bias ? std::vector<std::string>{p + "attn_q.bias", p + "attn_k.bias",
+                                                                       p + "attn_v.bias"}
+                                            : std::vector<std::string>{}));
     ASSIGN_OR_RETURN(l.o, LoadLinear(source, {p + "attn_output.weight"}, {}));
     ASSIGN_OR_RETURN(l.gate_up, LoadLinear(source, {p + "ffn_gate.weight", p + "ffn_up.weight"}, {}));
     ASSIGN_OR_RETURN(l.down, LoadLinear(source, {p + "ffn_down.weight"}, {}));
-    w.device_bytes += l.attn_norm.bytes() + l.ffn_norm.bytes() + l.q.bytes() + l.kv.bytes() + l.o.bytes() +
+    w.device_bytes += l.attn_norm.bytes() + l.ffn_norm.bytes() + l.qkv.bytes() + l.o.bytes() +
                       l.gate_up.bytes() + l.down.bytes();
   }
   return w;

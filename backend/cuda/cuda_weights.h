@@ -35,8 +35,7 @@ struct LinearWeight {
 
 struct CudaLayerWeights {
   DeviceBuffer attn_norm, ffn_norm;  // bf16 [hidden]
-  LinearWeight q;                    // [q_dim, hidden] (+ q bias)
-  LinearWeight kv;                   // [2 * kv_dim, hidden]: K rows, then V rows (+ biases)
+  LinearWeight qkv;                  // [q_dim + 2 * kv_dim, hidden]: Q, K, then V rows (+ biases)
   LinearWeight o;                    // [hidden, q_dim]
   LinearWeight gate_up;              // [2 * ffn, hidden]: gate rows, then up rows
   LinearWeight down;                 // [hidden, ffn]

@@ -12,4 +12,8 @@ namespace radixserve::kernels::cuda {
 // (16 bytes / element size) for kNormal; token strides multiples of 16 bytes.
 KernelStatus ApplyRope(const RopeParams& params, cudaStream_t stream);
 
+// RoPE and the KV write in one pass (RopeWriteKvParams); same limits, and head_dim a
+// multiple of 16 bytes.
+KernelStatus ApplyRopeAndWriteKv(const RopeWriteKvParams& params, cudaStream_t stream);
+
 }  // namespace radixserve::kernels::cuda
