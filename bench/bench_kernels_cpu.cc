@@ -215,7 +215,7 @@ void RegisterAll() {
           ->UseRealTime();
     }
   }
-  for (DType t : {DType::kQ4_1, DType::kBF16}) {
+  for (DType t : {DType::kQ4_1, DType::kBF16, DType::kF32}) {
     const std::string name = std::string("BM_ModelMatmuls/") + std::string(GetDTypeTraits(t).name);
     benchmark::RegisterBenchmark(name.c_str(), BM_ModelMatmuls, t)
         ->Args({1, 1})

@@ -87,7 +87,7 @@ void MatmulShared(const float* x, int64_t m, int64_t ldx, const MatmulOutput* ou
     ends[i] = total;
   }
   const int64_t scratch_floats = internal::ScratchFloats(k);
-  MaybeParallelFor(pool, total, 1, [&](int64_t ub, int64_t ue) {
+  auto run = [&](int64_t ub, int64_t ue) {
     thread_local std::vector<float> scratch;
     if (static_cast<int64_t>(scratch.size()) < scratch_floats) scratch.resize(scratch_floats);
     int64_t first = 0;
@@ -105,7 +105,15 @@ void MatmulShared(const float* x, int64_t m, int64_t ldx, const MatmulOutput* ou
       }
       first = ends[i];
     }
-  });
+  };
+  // Several chunks per thread, taken by whichever thread is free: on a shared machine a
+  // thread slowed by another process no longer holds up the whole product.
+  constexpr int kChunksPerThread = 4;
+  if (pool != nullptr) {
+    pool->ParallelForChunked(total, 1, kChunksPerThread, run);
+  } else {
+    run(0, total);
+  }
 }
 
 void Matmul(const float* x, int64_t m, int64_t ldx, const MatmulWeight& w, float* y, int64_t ldy,

@@ -58,28 +58,31 @@ int ThreadPool::ClaimAndRun(uint32_t gen) {
     uint64_t s = state_.load(std::memory_order_acquire);
     const TaskFn fn = fn_.load(std::memory_order_relaxed);
     void* ctx = ctx_.load(std::memory_order_relaxed);
+    const int num_chunks = num_chunks_.load(std::memory_order_relaxed);
     for (;;) {
       if (static_cast<uint32_t>(s >> 32) != gen) return ran;  // a newer task: not ours
       const int chunk = static_cast<int>(s & 0xffffffffu);
-      if (chunk >= num_threads_) return ran;
+      if (chunk >= num_chunks) return ran;
       if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
-        fn(ctx, chunk, num_threads_);
+        fn(ctx, chunk, num_chunks);
         ++ran;
-        if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == num_threads_) done_.notify_one();
+        if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == num_chunks) done_.notify_one();
         break;
       }
     }
   }
 }
 
-void ThreadPool::RunImpl(TaskFn fn, void* ctx) {
+void ThreadPool::RunImpl(TaskFn fn, void* ctx, int num_chunks) {
+  if (num_chunks <= 0) return;
   if (num_threads_ == 1 || t_inside_task) {
-    for (int c = 0; c < num_threads_; ++c) fn(ctx, c, num_threads_);
+    for (int c = 0; c < num_chunks; ++c) fn(ctx, c, num_chunks);
     return;
   }
   const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
   fn_.store(fn, std::memory_order_relaxed);
   ctx_.store(ctx, std::memory_order_relaxed);
+  num_chunks_.store(num_chunks, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   state_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
   generation_.store(gen, std::memory_order_release);
@@ -89,9 +92,9 @@ void ThreadPool::RunImpl(TaskFn fn, void* ctx) {
   ClaimAndRun(gen);
   t_inside_task = false;
 
-  auto all_done = [&] { return done_.load(std::memory_order_acquire) == num_threads_; };
+  auto all_done = [&] { return done_.load(std::memory_order_acquire) == num_chunks; };
   if (!SpinUntil(all_done, spin_us_)) {
-    for (int d = done_.load(std::memory_order_acquire); d != num_threads_; d = done_.load(std::memory_order_acquire)) {
+    for (int d = done_.load(std::memory_order_acquire); d != num_chunks; d = done_.load(std::memory_order_acquire)) {
       done_.wait(d, std::memory_order_acquire);
     }
   }

@@ -13,6 +13,7 @@
 // A call made from inside a task (nested) runs serially on the calling thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <thread>
@@ -37,9 +38,17 @@ class ThreadPool {
   // returns when all have finished. fn must not throw.
   template <typename Fn>
   void Run(Fn&& fn) {
+    RunChunks(num_threads_, std::forward<Fn>(fn));
+  }
+
+  // As Run, with num_chunks chunks (fn(chunk, num_chunks)): more chunks than threads
+  // let whichever thread is free take the next one, which evens out a thread slowed
+  // by another process, at the cost of one atomic claim per chunk.
+  template <typename Fn>
+  void RunChunks(int num_chunks, Fn&& fn) {
     using F = std::remove_reference_t<Fn>;
     RunImpl([](void* ctx, int t, int n) { (*static_cast<F*>(ctx))(t, n); },
-            const_cast<void*>(static_cast<const void*>(&fn)));
+            const_cast<void*>(static_cast<const void*>(&fn)), num_chunks);
   }
 
   // Splits [0, n) into one contiguous chunk per thread (static chunking; chunk sizes are
@@ -64,9 +73,29 @@ class ThreadPool {
     ParallelFor(n, 1, std::forward<Fn>(fn));
   }
 
+  // As ParallelFor, with [0, n) cut into chunks_per_thread * num_threads() contiguous
+  // chunks (fewer if there are fewer grains), handed out in order to whichever thread
+  // is free.
+  template <typename Fn>
+  void ParallelForChunked(int64_t n, int64_t grain, int chunks_per_thread, Fn&& fn) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    const int64_t units = (n + grain - 1) / grain;
+    if (units == 1 || num_threads_ == 1) {
+      fn(int64_t{0}, n);
+      return;
+    }
+    const int chunks = static_cast<int>(std::min<int64_t>(units, int64_t{num_threads_} * std::max(1, chunks_per_thread)));
+    RunChunks(chunks, [&](int c, int nc) {
+      const int64_t b = units * c / nc * grain;
+      const int64_t e = std::min<int64_t>(n, units * (c + 1) / nc * grain);
+      if (b < e) fn(b, e);
+    });
+  }
+
  private:
   using TaskFn = void (*)(void*, int, int);
-  void RunImpl(TaskFn fn, void* ctx);
+  void RunImpl(TaskFn fn, void* ctx, int num_chunks);
   void WorkerLoop(int index);
 
   const int num_threads_;
@@ -82,6 +111,7 @@ class ThreadPool {
   // of a newer task with an older task's function.
   std::atomic<TaskFn> fn_{nullptr};
   std::atomic<void*> ctx_{nullptr};
+  std::atomic<int> num_chunks_{0};
   alignas(64) std::atomic<uint64_t> state_{0};  // generation << 32 | next unclaimed chunk
   alignas(64) std::atomic<uint32_t> generation_{0};
   alignas(64) std::atomic<int> done_{0};  // chunks finished of the current task
