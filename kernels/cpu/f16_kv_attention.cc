@@ -33,9 +33,26 @@ std::vector<Item> MakeItems(const F16KvAttentionParams& p, int32_t heads_per_ite
 }
 
 struct Scratch {
-  std::vector<float> q, s, o, kv, vt;
+  std::vector<float> q, s, o, acc;
   std::vector<int32_t> limit;
+  std::vector<const uint16_t*> krow, vrow;
 };
+
+// Folds lane accumulators acc[t][d] (t < lanes, d < hd) into out[d] exactly as
+// vec_ops.h dot_lanes folds its lanes, element by element over d.
+void FoldLanes(const float* acc, int lanes, int32_t hd, float* out) {
+  auto a = [&](int t, int32_t d) { return acc[int64_t{t} * hd + d]; };
+  for (int32_t d = 0; d < hd; ++d) {
+    float v[16];
+    for (int l = 0; l < 16; ++l) {
+      v[l] = lanes == 64 ? (a(l, d) + a(l + 32, d)) + (a(l + 16, d) + a(l + 48, d)) : a(l, d);
+    }
+    float t3[8], t6[4];
+    for (int l = 0; l < 8; ++l) t3[l] = v[l + 8] + v[l];
+    for (int l = 0; l < 4; ++l) t6[l] = t3[l + 4] + t3[l];
+    out[d] = (t6[0] + t6[2]) + (t6[1] + t6[3]);
+  }
+}
 
 int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -67,23 +84,20 @@ void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const I
     }
   }
 
-  // 1. Scores, one KV block at a time; V gathered transposed ([hd][lds], zero padded) so
-  //    that each output of P V is one dot over the keys.
+  // Row pointers of the keys (paged: each block holds block_size rows of one KV head).
+  w.krow.resize(keys_end);
+  w.vrow.resize(keys_end);
+  for (int32_t j = 0; j < keys_end; ++j) {
+    const int64_t off = PagedKvOffset(p.kv, blocks[j / bs], it.kv_head, j % bs);
+    w.krow[j] = p.k_cache + off;
+    w.vrow[j] = p.v_cache + off;
+  }
+
+  // 1. Scores (K converted from fp16 on the fly).
   w.s.assign(static_cast<size_t>(nq) * lds, 0.0f);
-  w.vt.assign(static_cast<size_t>(hd) * lds, 0.0f);
-  w.kv.resize(static_cast<size_t>(bs) * hd);
-  for (int32_t c0 = 0; c0 < keys_end; c0 += bs) {
-    const int n = std::min(bs, keys_end - c0);
-    const int64_t off = PagedKvOffset(p.kv, blocks[c0 / bs], it.kv_head, 0);
-    ops.half_to_float(p.k_cache + off, w.kv.data(), int64_t{n} * hd);
-    for (int r = 0; r < nq; ++r) {
-      const float* qr = w.q.data() + int64_t{r} * hd;
-      float* sr = w.s.data() + r * lds + c0;
-      for (int j = 0; j < n; ++j) sr[j] = ops.dot_lanes(w.kv.data() + int64_t{j} * hd, qr, hd, lanes) * p.sm_scale;
-    }
-    ops.half_to_float(p.v_cache + off, w.kv.data(), int64_t{n} * hd);
-    for (int j = 0; j < n; ++j)
-      for (int32_t d = 0; d < hd; ++d) w.vt[d * lds + c0 + j] = w.kv[int64_t{j} * hd + d];
+  for (int r = 0; r < nq; ++r) {
+    ops.scores_lanes_half(w.q.data() + int64_t{r} * hd, w.krow.data(), w.limit[r], hd, lanes, p.sm_scale,
+                          w.s.data() + r * lds);
   }
 
   // 2. Softmax per row (ggml's: exp, sums of 16 in double), normalized, then the
@@ -100,12 +114,16 @@ void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const I
     ops.round_half(sr, sr, lim);
   }
 
-  // 3. o = P V, each output a dot over the (padded) keys in the same lane order.
-  w.o.resize(static_cast<size_t>(nq) * hd);
+  // 3. o = P V in dot_lanes' order without transposing V: key j's row is added (FMA,
+  //    vectorized over head_dim) into lane accumulator j mod lanes of each row, and the
+  //    lanes fold at the end. Masked keys (p = 0) would add exact zeros: skipped.
+  w.acc.assign(static_cast<size_t>(nq) * lanes * hd, 0.0f);
   for (int r = 0; r < nq; ++r) {
-    const float* pr = w.s.data() + r * lds;
-    for (int32_t d = 0; d < hd; ++d) w.o[int64_t{r} * hd + d] = ops.dot_lanes(w.vt.data() + d * lds, pr, lds, lanes);
+    ops.pv_lanes_half(w.s.data() + r * lds, w.vrow.data(), std::max(w.limit[r], 0), hd, lanes,
+                      w.acc.data() + int64_t{r} * lanes * hd);
   }
+  w.o.resize(static_cast<size_t>(nq) * hd);
+  for (int r = 0; r < nq; ++r) FoldLanes(w.acc.data() + int64_t{r} * lanes * hd, lanes, hd, w.o.data() + int64_t{r} * hd);
   for (int32_t tt = 0; tt < it.nt; ++tt) {
     float* dst = p.o + (int64_t{q_begin + it.t0 + tt} * nqh + it.kv_head * group + it.h0) * hd;
     std::copy(w.o.data() + int64_t{tt} * it.nh * hd, w.o.data() + int64_t{tt + 1} * it.nh * hd, dst);

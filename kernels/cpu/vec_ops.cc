@@ -2,6 +2,7 @@
 #include "kernels/cpu/vec_ops.h"
 
 #include <cmath>
+#include <vector>
 
 #include "common/tensor_types.h"
 #include "kernels/cpu/cpu_features.h"
@@ -82,6 +83,19 @@ double Chunk16Sum(const float* x, int64_t n) {
   }
   return sum;
 }
+void ScoresLanesHalf(const float* q, const uint16_t* const* k, int nk, int hd, int lanes, float scale, float* s) {
+  std::vector<float> row(hd);
+  for (int j = 0; j < nk; ++j) {
+    for (int d = 0; d < hd; ++d) row[d] = Fp16ToFloat(k[j][d]);
+    s[j] = DotLanes(row.data(), q, hd, lanes) * scale;
+  }
+}
+void PvLanesHalf(const float* p, const uint16_t* const* v, int nk, int hd, int lanes, float* acc) {
+  for (int j = 0; j < nk; ++j) {
+    float* a = acc + static_cast<int64_t>(j % lanes) * hd;
+    for (int d = 0; d < hd; ++d) a[d] = std::fma(p[j], Fp16ToFloat(v[j][d]), a[d]);
+  }
+}
 void Pv(const float* p, int64_t ldp, int nq, const float* v, int64_t ldv, int nk, int hd, float* o,
         int64_t ldo) {
   for (int i = 0; i < nq; ++i)
@@ -93,7 +107,7 @@ void Pv(const float* p, int64_t ldp, int nq, const float* v, int64_t ldv, int nk
 const VecOps& ScalarVecOps() {
   static const VecOps ops{&Dot,    &SumSquares, &Axpy,        &Scale,        &ExpShiftSum, &SiluMul,
                           &Scores, &Pv,         &HalfToFloat, &FloatToHalf, &RoundHalf,  &RopeRotate,
-                          &DotLanes, &Chunk16Sum};
+                          &DotLanes, &Chunk16Sum, &ScoresLanesHalf, &PvLanesHalf};
   return ops;
 }
 

@@ -42,6 +42,13 @@ struct VecOps {
   // double: ggml's softmax sum. Reduce16(v) = ((u0 + u2) + (u1 + u3)) with
   // u_l = (v_{l+8} + v_l) + (v_{l+12} + v_{l+4}) (_mm512_reduce_add_ps as GCC builds it).
   double (*chunk16_sum)(const float* x, int64_t n);
+  // One query row against nk keys given as fp16 rows: s[j] = dot_lanes(k_j, q, hd, lanes)
+  // * scale, with k_j converted on the fly (the same arithmetic).
+  void (*scores_lanes_half)(const float* q, const uint16_t* const* k, int nk, int hd, int lanes, float scale,
+                            float* s);
+  // P V's lane accumulators in dot_lanes' order: for each key j < nk (fp16 rows v_j),
+  // acc[(j mod lanes) * hd + d] = fma(p[j], v_j[d], acc[...]), keys in increasing order.
+  void (*pv_lanes_half)(const float* p, const uint16_t* const* v, int nk, int hd, int lanes, float* acc);
 };
 
 // The table for the active ISA (ActiveCpuIsa()).

@@ -3,6 +3,8 @@
 // functions (ODR).
 #include <immintrin.h>
 
+#include <vector>
+
 #include "kernels/cpu/vec_ops.h"
 
 namespace radixserve::kernels::cpu::internal {
@@ -69,7 +71,7 @@ void Axpy(float a, const float* x, float* y, int64_t n) {
   for (; i + 8 <= n; i += 8) {
     _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   }
-  for (; i < n; ++i) y[i] += a * x[i];
+  for (; i < n; ++i) y[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(x[i]), _mm_set_ss(y[i])));
 }
 
 void Scale(float* y, float a, int64_t n) {
@@ -289,12 +291,73 @@ double Chunk16Sum(const float* x, int64_t n) {
   return sum;
 }
 
+inline __m256 LoadHalf8(const uint16_t* h) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+}
+
+void ScoresLanesHalf(const float* q, const uint16_t* const* k, int nk, int hd, int lanes, float scale, float* s) {
+  if (lanes == 64 && hd % 64 == 0) {
+    for (int j = 0; j < nk; ++j) {
+      __m256 a[8];
+      for (int t = 0; t < 8; ++t) a[t] = _mm256_setzero_ps();
+      for (int i = 0; i < hd; i += 64)
+        for (int t = 0; t < 8; ++t) a[t] = _mm256_fmadd_ps(LoadHalf8(k[j] + i + 8 * t), _mm256_loadu_ps(q + i + 8 * t), a[t]);
+      s[j] = Reduce16(_mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6])),
+                      _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]))) *
+             scale;
+    }
+  } else if (lanes == 16 && hd % 16 == 0) {
+    for (int j = 0; j < nk; ++j) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+      for (int i = 0; i < hd; i += 16) {
+        a0 = _mm256_fmadd_ps(LoadHalf8(k[j] + i), _mm256_loadu_ps(q + i), a0);
+        a1 = _mm256_fmadd_ps(LoadHalf8(k[j] + i + 8), _mm256_loadu_ps(q + i + 8), a1);
+      }
+      s[j] = Reduce16(a0, a1) * scale;
+    }
+  } else {  // other head sizes: convert, then the generic dot
+    thread_local std::vector<float> row;
+    row.resize(hd);
+    for (int j = 0; j < nk; ++j) {
+      HalfToFloat(k[j], row.data(), hd);
+      s[j] = DotLanes(row.data(), q, hd, lanes) * scale;
+    }
+  }
+}
+
+void PvLanesHalf(const float* p, const uint16_t* const* v, int nk, int hd, int lanes, float* acc) {
+  const int hd8 = hd & ~7;
+  for (int t = 0; t < lanes && t < nk; ++t) {
+    float* at = acc + static_cast<int64_t>(t) * hd;
+    int d0 = 0;
+    for (; d0 + 64 <= hd8; d0 += 64) {  // 8 vectors of accumulators stay in registers
+      __m256 a[8];
+      for (int u = 0; u < 8; ++u) a[u] = _mm256_loadu_ps(at + d0 + 8 * u);
+      for (int j = t; j < nk; j += lanes) {
+        const __m256 pj = _mm256_set1_ps(p[j]);
+        for (int u = 0; u < 8; ++u) a[u] = _mm256_fmadd_ps(pj, LoadHalf8(v[j] + d0 + 8 * u), a[u]);
+      }
+      for (int u = 0; u < 8; ++u) _mm256_storeu_ps(at + d0 + 8 * u, a[u]);
+    }
+    for (; d0 < hd8; d0 += 8) {
+      __m256 a = _mm256_loadu_ps(at + d0);
+      for (int j = t; j < nk; j += lanes) a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), LoadHalf8(v[j] + d0), a);
+      _mm256_storeu_ps(at + d0, a);
+    }
+    for (int d = hd8; d < hd; ++d) {
+      for (int j = t; j < nk; j += lanes) {
+        at[d] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(p[j]), _mm_set_ss(_cvtsh_ss(v[j][d])), _mm_set_ss(at[d])));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const VecOps& Avx2VecOps() {
   static const VecOps ops{&Dot,    &SumSquares, &Axpy,        &Scale,        &ExpShiftSum, &SiluMul,
                           &Scores, &Pv,         &HalfToFloat, &FloatToHalf, &RoundHalf,  &RopeRotate,
-                          &DotLanes, &Chunk16Sum};
+                          &DotLanes, &Chunk16Sum, &ScoresLanesHalf, &PvLanesHalf};
   return ops;
 }
 
