@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/f16_kv_attention.h"
 #include "kernels/cpu/flash_attention.h"
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cpu/matmul.h"
@@ -196,6 +197,38 @@ void BM_PagedAttentionDecode(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_PagedAttentionDecode)->Args({512, 1})->Args({512, 16})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The F16-KV attention (llama.cpp's numerics, f16_kv_attention.h) on the same layout:
+// args (len, seqs, q_per_seq): prefill is (len, 1, len), decode (len, seqs, 1).
+void BM_F16KvAttention(benchmark::State& state) {
+  const int32_t len = static_cast<int32_t>(state.range(0)), seqs = static_cast<int32_t>(state.range(1));
+  const int32_t q_per_seq = static_cast<int32_t>(state.range(2));
+  AttnBenchCache c(seqs, len, q_per_seq);
+  std::vector<uint16_t> k16(c.k.size()), v16(c.v.size());
+  for (size_t i = 0; i < c.k.size(); ++i) {
+    k16[i] = FloatToFp16(c.k[i]);
+    v16[i] = FloatToFp16(c.v[i]);
+  }
+  F16KvAttentionParams p;
+  p.q = c.q.data();
+  p.o = c.o.data();
+  p.k_cache = k16.data();
+  p.v_cache = v16.data();
+  p.kv = c.kv;
+  p.batch = PagedBatch{seqs, c.q_indptr.data(), c.kv_lens.data(), c.block_indptr.data(), c.block_ids.data()};
+  p.num_q_heads = 9;
+  p.sm_scale = 0.125f;
+  for (auto _ : state) benchmark::DoNotOptimize(F16KvAttention(p, &Pool()).ok());
+  const double pairs = q_per_seq == 1 ? static_cast<double>(seqs) * len : 0.5 * len * len;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4.0 * 9 * pairs * 64 * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_F16KvAttention)
+    ->Args({512, 1, 512})
+    ->Args({512, 1, 1})
+    ->Args({512, 16, 1})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 void RegisterAll() {
   struct Shape {

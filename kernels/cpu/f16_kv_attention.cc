@@ -39,24 +39,72 @@ struct Scratch {
 };
 
 // Folds lane accumulators acc[t][d] (t < lanes, d < hd) into out[d] exactly as
-// vec_ops.h dot_lanes folds its lanes, element by element over d.
-void FoldLanes(const float* acc, int lanes, int32_t hd, float* out) {
-  auto a = [&](int t, int32_t d) { return acc[int64_t{t} * hd + d]; };
-  for (int32_t d = 0; d < hd; ++d) {
-    float v[16];
+// vec_ops.h dot_lanes folds its lanes, element by element over d (in place: acc is
+// clobbered). Written as whole-row steps so the compiler vectorizes over d.
+void FoldLanes(float* acc, int lanes, int32_t hd, float* out) {
+  auto row = [&](int t) { return acc + int64_t{t} * hd; };
+  if (lanes == 64) {
     for (int l = 0; l < 16; ++l) {
-      v[l] = lanes == 64 ? (a(l, d) + a(l + 32, d)) + (a(l + 16, d) + a(l + 48, d)) : a(l, d);
+      float* a = row(l);
+      const float *b = row(l + 32), *c = row(l + 16), *e = row(l + 48);
+      for (int32_t d = 0; d < hd; ++d) a[d] = (a[d] + b[d]) + (c[d] + e[d]);
     }
-    float t3[8], t6[4];
-    for (int l = 0; l < 8; ++l) t3[l] = v[l + 8] + v[l];
-    for (int l = 0; l < 4; ++l) t6[l] = t3[l + 4] + t3[l];
-    out[d] = (t6[0] + t6[2]) + (t6[1] + t6[3]);
   }
+  for (int l = 0; l < 8; ++l) {
+    float* a = row(l);
+    const float* b = row(l + 8);
+    for (int32_t d = 0; d < hd; ++d) a[d] = b[d] + a[d];
+  }
+  for (int l = 0; l < 4; ++l) {
+    float* a = row(l);
+    const float* b = row(l + 4);
+    for (int32_t d = 0; d < hd; ++d) a[d] = b[d] + a[d];
+  }
+  const float *a0 = row(0), *a1 = row(1), *a2 = row(2), *a3 = row(3);
+  for (int32_t d = 0; d < hd; ++d) out[d] = (a0[d] + a2[d]) + (a1[d] + a3[d]);
 }
 
 int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const Item& it, Scratch& w) {
+// K and V of one (sequence, KV head) converted to float once for all of its prefill
+// items: kp in panels of 8 keys [kv_len / 8][head_dim][8] (vec_ops.h scores16_kt); vf
+// grouped by lane, [16][chunks][head_dim] with key j at (j % 16, j / 16), so that
+// pv_lanes reads each lane's keys contiguously (a 16-row stride would hit one cache set).
+struct ConvertedKv {
+  std::vector<float> kp, vf;
+  int64_t chunks = 0;
+};
+
+void ConvertKv(const F16KvAttentionParams& p, const internal::VecOps& ops, int32_t seq, int32_t g, ConvertedKv& c) {
+  const int32_t hd = p.kv.head_dim, bs = p.kv.block_size, kv_len = p.batch.kv_lens[seq];
+  const int32_t* blocks = p.batch.block_ids + p.batch.block_indptr[seq];
+  c.kp.assign(static_cast<size_t>(hd) * RoundUp(std::max(kv_len, 1), 8), 0.0f);
+  c.chunks = std::max<int64_t>(1, RoundUp(kv_len, 16) / 16);
+  c.vf.resize(static_cast<size_t>(16 * c.chunks) * hd);
+  thread_local std::vector<float> block, vblock;
+  block.resize(static_cast<size_t>(bs) * hd);
+  vblock.resize(static_cast<size_t>(bs) * hd);
+  for (int32_t c0 = 0; c0 < kv_len; c0 += bs) {
+    const int n = std::min(bs, kv_len - c0);
+    const int64_t off = PagedKvOffset(p.kv, blocks[c0 / bs], g, 0);
+    ops.half_to_float(p.k_cache + off, block.data(), int64_t{n} * hd);
+    for (int j = 0; j < n; ++j) {
+      const int64_t key = c0 + j;
+      float* dst = c.kp.data() + key / 8 * hd * 8 + key % 8;
+      for (int32_t d = 0; d < hd; ++d) dst[d * 8] = block[int64_t{j} * hd + d];
+    }
+    ops.half_to_float(p.v_cache + off, vblock.data(), int64_t{n} * hd);
+    for (int j = 0; j < n; ++j) {
+      const int64_t key = c0 + j;
+      std::copy(vblock.data() + int64_t{j} * hd, vblock.data() + int64_t{j + 1} * hd,
+                c.vf.data() + ((key % 16) * c.chunks + key / 16) * hd);
+    }
+  }
+}
+
+// conv: this item's (sequence, KV head) converted, or null (read fp16 on the fly).
+void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const Item& it, const ConvertedKv* conv,
+             Scratch& w) {
   const int32_t nqh = p.num_q_heads, group = nqh / p.kv.num_kv_heads, hd = p.kv.head_dim;
   const int32_t bs = p.kv.block_size;
   const int32_t q_begin = p.batch.q_indptr[it.seq];
@@ -93,11 +141,20 @@ void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const I
     w.vrow[j] = p.v_cache + off;
   }
 
-  // 1. Scores (K converted from fp16 on the fly).
+  // 1. Scores. Several query rows (prefill): K converted once, transposed, so that 8 keys
+  //    go per vector step; a single query token: K read from fp16 on the fly.
   w.s.assign(static_cast<size_t>(nq) * lds, 0.0f);
-  for (int r = 0; r < nq; ++r) {
-    ops.scores_lanes_half(w.q.data() + int64_t{r} * hd, w.krow.data(), w.limit[r], hd, lanes, p.sm_scale,
-                          w.s.data() + r * lds);
+  const bool convert = conv != nullptr;
+  if (convert) {
+    for (int r = 0; r < nq; ++r) {
+      ops.scores16_kt(w.q.data() + int64_t{r} * hd, conv->kp.data(), w.limit[r], hd, p.sm_scale,
+                      w.s.data() + r * lds);
+    }
+  } else {
+    for (int r = 0; r < nq; ++r) {
+      ops.scores_lanes_half(w.q.data() + int64_t{r} * hd, w.krow.data(), w.limit[r], hd, lanes, p.sm_scale,
+                            w.s.data() + r * lds);
+    }
   }
 
   // 2. Softmax per row (ggml's: exp, sums of 16 in double), normalized, then the
@@ -118,9 +175,18 @@ void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const I
   //    vectorized over head_dim) into lane accumulator j mod lanes of each row, and the
   //    lanes fold at the end. Masked keys (p = 0) would add exact zeros: skipped.
   w.acc.assign(static_cast<size_t>(nq) * lanes * hd, 0.0f);
-  for (int r = 0; r < nq; ++r) {
-    ops.pv_lanes_half(w.s.data() + r * lds, w.vrow.data(), std::max(w.limit[r], 0), hd, lanes,
-                      w.acc.data() + int64_t{r} * lanes * hd);
+  for (int r = 0; r < nq;) {
+    float* acc = w.acc.data() + int64_t{r} * lanes * hd;
+    if (convert) {  // the heads of one token see the same keys: together
+      int rows = 1;
+      while (r + rows < nq && w.limit[r + rows] == w.limit[r]) ++rows;
+      ops.pv_lanes(w.s.data() + r * lds, lds, rows, conv->vf.data(), conv->chunks * hd, hd, std::max(w.limit[r], 0),
+                   hd, lanes, acc, int64_t{lanes} * hd);
+      r += rows;
+    } else {
+      ops.pv_lanes_half(w.s.data() + r * lds, w.vrow.data(), std::max(w.limit[r], 0), hd, lanes, acc);
+      ++r;
+    }
   }
   w.o.resize(static_cast<size_t>(nq) * hd);
   for (int r = 0; r < nq; ++r) FoldLanes(w.acc.data() + int64_t{r} * lanes * hd, lanes, hd, w.o.data() + int64_t{r} * hd);
@@ -144,9 +210,39 @@ absl::Status F16KvAttention(const F16KvAttentionParams& p, ThreadPool* pool) {
   if (group > 1 && static_cast<int>(items.size()) < 4 * threads) items = MakeItems(p, 1);
 
   const internal::VecOps& ops = internal::ActiveVecOps();
+  // Prefill sequences (several query tokens, tinyBLAS's order) with more than one item
+  // per KV head get their K/V converted once, in parallel, before the items run.
+  const int32_t nkv = p.kv.num_kv_heads;
+  std::vector<ConvertedKv> converted;
+  std::vector<int32_t> to_convert;  // seq * nkv + g
+  for (int32_t s = 0; s < p.batch.num_seqs; ++s) {
+    if (p.batch.q_indptr[s + 1] - p.batch.q_indptr[s] > 1) {
+      for (int32_t g = 0; g < nkv; ++g) to_convert.push_back(s * nkv + g);
+    }
+  }
+  std::vector<int32_t> conv_index;
+  if (!to_convert.empty()) {
+    converted.resize(to_convert.size());
+    conv_index.assign(static_cast<size_t>(p.batch.num_seqs) * nkv, -1);
+    for (size_t i = 0; i < to_convert.size(); ++i) conv_index[to_convert[i]] = static_cast<int32_t>(i);
+    auto convert = [&](int t, int nt) {
+      for (size_t i = t; i < to_convert.size(); i += nt) {
+        ConvertKv(p, ops, to_convert[i] / nkv, to_convert[i] % nkv, converted[i]);
+      }
+    };
+    if (pool == nullptr || to_convert.size() <= 1) {
+      convert(0, 1);
+    } else {
+      pool->Run(convert);
+    }
+  }
   auto run = [&](int t, int nt) {
     thread_local Scratch scratch;
-    for (size_t i = t; i < items.size(); i += nt) RunItem(p, ops, items[i], scratch);
+    for (size_t i = t; i < items.size(); i += nt) {
+      const Item& it = items[i];
+      const int32_t ci = conv_index.empty() ? -1 : conv_index[it.seq * nkv + it.kv_head];
+      RunItem(p, ops, it, ci >= 0 ? &converted[ci] : nullptr, scratch);
+    }
   };
   if (pool == nullptr || items.size() <= 1) {
     run(0, 1);

@@ -96,6 +96,26 @@ void PvLanesHalf(const float* p, const uint16_t* const* v, int nk, int hd, int l
     for (int d = 0; d < hd; ++d) a[d] = std::fma(p[j], Fp16ToFloat(v[j][d]), a[d]);
   }
 }
+void Scores16Kt(const float* q, const float* kp, int nk, int hd, float scale, float* s) {
+  for (int j = 0; j < nk; ++j) {
+    float acc[16] = {};
+    for (int i = 0; i + 16 <= hd; i += 16)
+      for (int l = 0; l < 16; ++l) acc[l] = std::fma(q[i + l], kp[(j / 8) * hd * 8 + (i + l) * 8 + j % 8], acc[l]);
+    double sum = Reduce16(acc);
+    for (int i = hd - hd % 16; i < hd; ++i) sum += static_cast<double>(q[i] * kp[(j / 8) * hd * 8 + i * 8 + j % 8]);
+    s[j] = static_cast<float>(sum) * scale;
+  }
+}
+void PvLanes(const float* p, int64_t ldp, int nrows, const float* v, int64_t ldt, int64_t ldc, int nk, int hd,
+             int lanes, float* acc, int64_t ld_acc) {
+  for (int r = 0; r < nrows; ++r) {
+    for (int j = 0; j < nk; ++j) {
+      float* a = acc + r * ld_acc + static_cast<int64_t>(j % lanes) * hd;
+      const float* vj = v + (j % lanes) * ldt + (j / lanes) * ldc;
+      for (int d = 0; d < hd; ++d) a[d] = std::fma(p[r * ldp + j], vj[d], a[d]);
+    }
+  }
+}
 void Pv(const float* p, int64_t ldp, int nq, const float* v, int64_t ldv, int nk, int hd, float* o,
         int64_t ldo) {
   for (int i = 0; i < nq; ++i)
@@ -107,7 +127,8 @@ void Pv(const float* p, int64_t ldp, int nq, const float* v, int64_t ldv, int nk
 const VecOps& ScalarVecOps() {
   static const VecOps ops{&Dot,    &SumSquares, &Axpy,        &Scale,        &ExpShiftSum, &SiluMul,
                           &Scores, &Pv,         &HalfToFloat, &FloatToHalf, &RoundHalf,  &RopeRotate,
-                          &DotLanes, &Chunk16Sum, &ScoresLanesHalf, &PvLanesHalf};
+                          &DotLanes, &Chunk16Sum, &ScoresLanesHalf, &PvLanesHalf,
+                          &Scores16Kt, &PvLanes};
   return ops;
 }
 

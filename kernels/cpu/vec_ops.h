@@ -49,6 +49,15 @@ struct VecOps {
   // P V's lane accumulators in dot_lanes' order: for each key j < nk (fp16 rows v_j),
   // acc[(j mod lanes) * hd + d] = fma(p[j], v_j[d], acc[...]), keys in increasing order.
   void (*pv_lanes_half)(const float* p, const uint16_t* const* v, int nk, int hd, int lanes, float* acc);
+  // scores_lanes_half with lanes = 16 for float keys packed in panels of 8 keys:
+  // kp[(j / 8) * hd * 8 + d * 8 + j % 8] (the last panel readable in full), 8 keys per step.
+  void (*scores16_kt)(const float* q, const float* kp, int nk, int hd, float scale, float* s);
+  // pv_lanes_half for float rows, row j at v + (j % lanes) * ldt + (j / lanes) * ldc
+  // (ldt = hd, ldc = lanes * hd: plain rows; ldc = hd: grouped by lane, so each lane's
+  // keys are contiguous), for nrows rows of probabilities at once (p + r * ldp,
+  // accumulators acc + r * ld_acc) that all see keys j < nk: V is read once for up to 3.
+  void (*pv_lanes)(const float* p, int64_t ldp, int nrows, const float* v, int64_t ldt, int64_t ldc, int nk, int hd,
+                   int lanes, float* acc, int64_t ld_acc);
 };
 
 // The table for the active ISA (ActiveCpuIsa()).

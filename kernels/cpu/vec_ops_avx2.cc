@@ -352,12 +352,101 @@ void PvLanesHalf(const float* p, const uint16_t* const* v, int nk, int hd, int l
   }
 }
 
+void Scores16Kt(const float* q, const float* kp, int nk, int hd, float scale, float* s) {
+  const int hd16 = hd & ~15;
+  const __m256 sv = _mm256_set1_ps(scale);
+  for (int j = 0; j < nk; j += 8) {
+    const float* panel = kp + static_cast<int64_t>(j / 8) * hd * 8;
+    // Lanes 0-7 then 8-15 (8 accumulators each fit the 16 registers); lane l sums
+    // q[i + l] * k[i + l] over i = 0, 16, ... in order, as one 16-lane accumulator would.
+    __m256 a[16];
+    for (int h = 0; h < 16; h += 8) {
+      __m256 b[8];
+      for (int l = 0; l < 8; ++l) b[l] = _mm256_setzero_ps();
+      for (int i = 0; i < hd16; i += 16)
+        for (int l = 0; l < 8; ++l) {
+          b[l] = _mm256_fmadd_ps(_mm256_set1_ps(q[i + h + l]), _mm256_loadu_ps(panel + (i + h + l) * 8), b[l]);
+        }
+      for (int l = 0; l < 8; ++l) a[h + l] = b[l];
+    }
+    // Reduce16 per key, 8 keys at once.
+    __m256 t3[8], t6[4];
+    for (int l = 0; l < 8; ++l) t3[l] = _mm256_add_ps(a[l + 8], a[l]);
+    for (int l = 0; l < 4; ++l) t6[l] = _mm256_add_ps(t3[l + 4], t3[l]);
+    const __m256 r = _mm256_add_ps(_mm256_add_ps(t6[0], t6[2]), _mm256_add_ps(t6[1], t6[3]));
+    alignas(32) float out[8];
+    if (hd16 == hd) {
+      _mm256_store_ps(out, _mm256_mul_ps(r, sv));
+    } else {
+      _mm256_store_ps(out, r);
+      for (int u = 0; u < 8; ++u) {
+        double sum = out[u];
+        for (int i = hd16; i < hd; ++i) sum += static_cast<double>(q[i] * panel[i * 8 + u]);
+        out[u] = static_cast<float>(sum) * scale;
+      }
+    }
+    for (int u = 0; u < 8 && j + u < nk; ++u) s[j + u] = out[u];
+  }
+}
+
+// R rows x 32 columns of lane t: 4R accumulators (<= 12) plus one V vector and R
+// broadcasts stay in the 16 registers; each V load serves R rows.
+template <int R>
+void PvLanesBlock(const float* p, int64_t ldp, const float* v, int64_t ldt, int64_t ldc, int nk, int hd, int lanes,
+                  int t, int d0, float* acc, int64_t ld_acc) {
+  __m256 a[R][4];
+  for (int r = 0; r < R; ++r)
+    for (int u = 0; u < 4; ++u) a[r][u] = _mm256_loadu_ps(acc + r * ld_acc + static_cast<int64_t>(t) * hd + d0 + 8 * u);
+  const float* vj = v + t * ldt + d0;
+  for (int j = t; j < nk; j += lanes, vj += ldc) {
+    __m256 pj[R];
+    for (int r = 0; r < R; ++r) pj[r] = _mm256_set1_ps(p[r * ldp + j]);
+    for (int u = 0; u < 4; ++u) {
+      const __m256 vv = _mm256_loadu_ps(vj + 8 * u);
+      for (int r = 0; r < R; ++r) a[r][u] = _mm256_fmadd_ps(pj[r], vv, a[r][u]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int u = 0; u < 4; ++u) _mm256_storeu_ps(acc + r * ld_acc + static_cast<int64_t>(t) * hd + d0 + 8 * u, a[r][u]);
+}
+
+void PvLanes(const float* p, int64_t ldp, int nrows, const float* v, int64_t ldt, int64_t ldc, int nk, int hd,
+             int lanes, float* acc, int64_t ld_acc) {
+  const int hd32 = hd & ~31;
+  for (int r0 = 0; r0 < nrows; r0 += 3) {
+    const int rows = nrows - r0 < 3 ? nrows - r0 : 3;
+    const float* pr = p + r0 * ldp;
+    float* ar = acc + r0 * ld_acc;
+    for (int t = 0; t < lanes && t < nk; ++t) {
+      for (int d0 = 0; d0 < hd32; d0 += 32) {
+        if (rows == 3) {
+          PvLanesBlock<3>(pr, ldp, v, ldt, ldc, nk, hd, lanes, t, d0, ar, ld_acc);
+        } else if (rows == 2) {
+          PvLanesBlock<2>(pr, ldp, v, ldt, ldc, nk, hd, lanes, t, d0, ar, ld_acc);
+        } else {
+          PvLanesBlock<1>(pr, ldp, v, ldt, ldc, nk, hd, lanes, t, d0, ar, ld_acc);
+        }
+      }
+      for (int r = 0; r < rows; ++r) {  // columns past the last multiple of 32
+        float* at = ar + r * ld_acc + static_cast<int64_t>(t) * hd;
+        for (int d = hd32; d < hd; ++d) {
+          for (int j = t; j < nk; j += lanes) {
+            const float vjd = v[t * ldt + (j / lanes) * ldc + d];
+            at[d] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(pr[r * ldp + j]), _mm_set_ss(vjd), _mm_set_ss(at[d])));
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const VecOps& Avx2VecOps() {
   static const VecOps ops{&Dot,    &SumSquares, &Axpy,        &Scale,        &ExpShiftSum, &SiluMul,
                           &Scores, &Pv,         &HalfToFloat, &FloatToHalf, &RoundHalf,  &RopeRotate,
-                          &DotLanes, &Chunk16Sum, &ScoresLanesHalf, &PvLanesHalf};
+                          &DotLanes, &Chunk16Sum, &ScoresLanesHalf, &PvLanesHalf,
+                          &Scores16Kt, &PvLanes};
   return ops;
 }
 
