@@ -66,6 +66,10 @@ class CudaBackend final : public Backend {
 
   absl::StatusOr<ModelInfo> Load(const std::string& path, const BackendOptions& options) override {
     if (source_ != nullptr) return absl::FailedPreconditionError("the CUDA backend already holds a model");
+    if (!options.kv_dtype.empty() && options.kv_dtype != "bf16") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the CUDA backend keeps its KV cache in bf16; kv_dtype \"", options.kv_dtype, "\" is not offered"));
+    }
     if (options.block_size <= 0 || options.block_size > 1024) {
       return absl::InvalidArgumentError(absl::StrCat("block size ", options.block_size, " is outside 1..1024"));
     }

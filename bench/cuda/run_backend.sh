@@ -45,6 +45,9 @@ if has bench; then
   echo "-- the same without CUDA graphs (RADIXSERVE_CUDA_GRAPHS=0)"
   RADIXSERVE_CUDA_GRAPHS=0 "$bundle/bench/radixserve-engine-bench" --backend cuda --model /tmp/llama8b/model \
     --tokenizer $tok --workloads decode1,offline --json "$out/engine_bench_nographs.json" | tail -3 || status=1
+  echo "-- single rows through cuBLASLt and separate norms (RADIXSERVE_CUDA_GEMV=0)"
+  RADIXSERVE_CUDA_GEMV=0 "$bundle/bench/radixserve-engine-bench" --backend cuda --model /tmp/llama8b/model \
+    --tokenizer $tok --workloads decode1 --json "$out/engine_bench_nogemv.json" | tail -1 || status=1
   "$bundle/service/radixserve" --backend=cuda --model=/tmp/llama8b/model --tokenizer=$tok --port=50061 --metrics_port=-1 \
     --max_batch_tokens=8192 --max_running=128 --host_kv_blocks=0 --log_level=warning > /tmp/server.log 2>&1 &
   server=$!

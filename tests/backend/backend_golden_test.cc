@@ -149,6 +149,19 @@ TEST(CudaPluginTest, LoadsOrExplainsWhyItCannotRun) {
       << message;
 }
 
+// The CUDA KV cache is bf16 only: asking for another type is a clear InvalidArgument.
+TEST(CudaPluginTest, RefusesAKvTypeItLacks) {
+  auto plugin = LoadPlugin("cuda");
+  if (!plugin.ok()) GTEST_SKIP() << plugin.status();
+  BackendOptions options;
+  options.num_device_blocks = 8;
+  options.kv_dtype = "f16";
+  auto info = (*plugin)->Load(testing::FixtureDir("llama-hd64") + "/model-f32.gguf", options);
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kInvalidArgument) << info.status();
+  EXPECT_NE(info.status().message().find("bf16"), std::string::npos) << info.status();
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, BackendGoldenTest, ::testing::ValuesIn(Cases()),
                          [](const ::testing::TestParamInfo<GoldenCase>& info) {
                            std::string name = info.param.backend + "_" + info.param.model + "_" +
