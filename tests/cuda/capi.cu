@@ -14,27 +14,17 @@
 #include "kernels/cuda/rmsnorm.cuh"
 #include "kernels/cuda/rope.cuh"
 #include "kernels/cuda/sampling.cuh"
+#include "tests/cuda/capi_status.cuh"
 
 namespace rk = radixserve::kernels;
 namespace rc = radixserve::kernels::cuda;
 
-namespace {
-
-char g_last_error[512] = "";
-
-int Report(const rc::KernelStatus& s) {
-  if (s.ok()) return 0;
-  std::snprintf(g_last_error, sizeof(g_last_error), "%s (%s:%d)", s.message, s.file, s.line);
-  return static_cast<int>(s.code);
-}
-
-cudaStream_t Stream(void* s) { return static_cast<cudaStream_t>(s); }
-
-}  // namespace
+using radixserve::kernels::cuda::capi::Report;
+using radixserve::kernels::cuda::capi::Stream;
 
 extern "C" {
 
-const char* rs_last_error() { return g_last_error; }
+const char* rs_last_error() { return radixserve::kernels::cuda::capi::LastError(); }
 
 int rs_rmsnorm(int dtype, const void* x, void* out, void* residual, const void* weight, int num_tokens, int hidden,
                float eps, void* stream) {

@@ -1,29 +1,18 @@
 // C ABI (as capi.cu) over the decode-step launchers: the dense bf16 GEMV and RoPE fused
-// with the KV write. Returns 0, or the KernelCode; rs_decode_last_error() says why.
+// with the KV write. Returns 0, or the KernelCode; rs_last_error() says why.
 #include <cstdint>
-#include <cstdio>
 
 #include "kernels/cuda/dense_gemv.cuh"
 #include "kernels/cuda/rope.cuh"
+#include "tests/cuda/capi_status.cuh"
 
 namespace rk = radixserve::kernels;
 namespace rc = radixserve::kernels::cuda;
 
-namespace {
-
-char g_last_error[512] = "";
-
-int Report(const rc::KernelStatus& s) {
-  if (s.ok()) return 0;
-  std::snprintf(g_last_error, sizeof(g_last_error), "%s (%s:%d)", s.message, s.file, s.line);
-  return static_cast<int>(s.code);
-}
-
-}  // namespace
+using radixserve::kernels::cuda::capi::Report;
+using radixserve::kernels::cuda::capi::Stream;
 
 extern "C" {
-
-const char* rs_decode_last_error() { return g_last_error; }
 
 int rs_dense_gemv(const void* x, const void* w, const void* bias, void* y, int out_f32, int m, int n, int k,
                   const void* norm_weight, float norm_eps, const void* residual, void* stream) {
@@ -39,7 +28,7 @@ int rs_dense_gemv(const void* x, const void* w, const void* bias, void* y, int o
   p.maybe_norm_weight = static_cast<const uint16_t*>(norm_weight);
   p.norm_eps = norm_eps;
   p.maybe_residual = static_cast<const uint16_t*>(residual);
-  return Report(rc::DenseGemv(p, static_cast<cudaStream_t>(stream)));
+  return Report(rc::DenseGemv(p, Stream(stream)));
 }
 
 int rs_rope_write_kv(int dtype, int style, const void* q, const void* k_new, const void* v_new, void* q_out,
@@ -69,7 +58,7 @@ int rs_rope_write_kv(int dtype, int style, const void* q, const void* k_new, con
   p.write.k_token_stride = kv_stride;
   p.write.v_token_stride = kv_stride;
   p.q_out = q_out;
-  return Report(rc::ApplyRopeAndWriteKv(p, static_cast<cudaStream_t>(stream)));
+  return Report(rc::ApplyRopeAndWriteKv(p, Stream(stream)));
 }
 
 }  // extern "C"

@@ -16,7 +16,6 @@ def bind(lib):
     fn = lib._lib.rs_rope_write_kv
     fn.argtypes = [_I, _I, _P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _I, _I, _I, _I64, _I64, _I, _I, _F, _P]
     fn.restype = _I
-    lib._lib.rs_decode_last_error.restype = ctypes.c_char_p
     return fn
 
 
@@ -55,7 +54,7 @@ def run(lib):
                             bs, hkv, d, rs.ptr(slots), tokens, width, width, rs.stream())
             torch.cuda.synchronize()
             name = f"{'neox' if style else 'normal'} {dtype} T={tokens} {hq}/{hkv}x{d} rot={rot} bs={bs}"
-            c.expect(name + " launch", rc == 0, lib._lib.rs_decode_last_error().decode())
+            c.expect(name + " launch", rc == 0, lib._lib.rs_last_error().decode())
             c.expect(name + " q == separate kernels", torch.equal(q_out, ref_rows[:, :hq * d].view(tokens, hq, d)))
             c.expect(name + " caches == separate kernels", torch.equal(kc, kc_ref) and torch.equal(vc, vc_ref))
             inv = inv_freq_ref(rot, theta, 0, 1.0, 1.0, 4.0, 8192)

@@ -15,7 +15,6 @@ def bind(lib):
     fn = lib._lib.rs_dense_gemv
     fn.argtypes = [_P, _P, _P, _P, _I, _I, _I, _I, _P, _F, _P, _P]
     fn.restype = _I
-    lib._lib.rs_decode_last_error.restype = ctypes.c_char_p
 
     def call(x, w, bias, y, out_f32, m, n, k, norm=None, eps=1e-5, residual=None):
         return fn(rs.ptr(x) if isinstance(x, torch.Tensor) else x, rs.ptr(w), rs.ptr(bias), rs.ptr(y), int(out_f32),
@@ -88,11 +87,11 @@ def run(lib):
     yf = torch.zeros(16, 8, device="cuda", dtype=torch.float32)
     for m, k, why in [(0, 24, "m=0"), (9, 24, "m=9"), (1, 12, "k=12 (not a multiple of 8)")]:
         rc = gemv(x, w, None, y, False, m, 8, k)
-        c.expect(f"rejects {why}", rc == 1, lib._lib.rs_decode_last_error().decode())
+        c.expect(f"rejects {why}", rc == 1, lib._lib.rs_last_error().decode())
     rc = gemv(ctypes.c_void_p(x.data_ptr() + 2), w, None, y, False, 1, 8, 16)
-    c.expect("rejects misaligned x", rc == 1, lib._lib.rs_decode_last_error().decode())
+    c.expect("rejects misaligned x", rc == 1, lib._lib.rs_last_error().decode())
     rc = gemv(x, w, None, yf, True, 1, 8, 24, residual=y)
-    c.expect("rejects a residual with float output", rc == 1, lib._lib.rs_decode_last_error().decode())
+    c.expect("rejects a residual with float output", rc == 1, lib._lib.rs_last_error().decode())
     return c.summary()
 
 
