@@ -311,7 +311,7 @@ absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan
     norm.weight = norm_weight.get();
     RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
     profiler_.Mark("rmsnorm");
-    return gemm_.Run(lw, xn_, t, out, out_f32, logits_bf16_, stream_);
+    return gemm_.Run(lw, xn_, t, out, out_f32, nullptr, stream_);
   };
   auto residual_product = [&](const LinearWeight& lw, const void* in) -> absl::Status {
     if (fused) {
