@@ -358,6 +358,19 @@ __device__ __forceinline__ void ForEachLogit(const float* logits, int vocab, Fn 
   }
 }
 
+// Warp-wide max of (v, i), the smaller index on ties; every lane gets the result.
+__device__ __forceinline__ void WarpArgMax(float& v, int32_t& i) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    const int32_t oi = __shfl_xor_sync(0xffffffffu, i, o);
+    if (ov > v || (ov == v && oi < i)) {
+      v = ov;
+      i = oi;
+    }
+  }
+}
+
 // Returns false (nothing written) when the candidates overflow: the caller then takes the
 // general path. Called by the whole block.
 __device__ bool SampleRowTopK(const SamplingParams& prm, int row, int top_k, float temperature, FastShared& fs) {
@@ -382,15 +395,7 @@ __device__ bool SampleRowTopK(const SamplingParams& prm, int row, int top_k, flo
   fs.keys[threadIdx.x] = (static_cast<uint64_t>(OrderedBits(m_t)) << 32) | static_cast<uint32_t>(~threadIdx.x);
   float best = m_t;
   int32_t best_idx = i_t;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const float ov = __shfl_xor_sync(0xffffffffu, best, o);
-    const int32_t oi = __shfl_xor_sync(0xffffffffu, best_idx, o);
-    if (ov > best || (ov == best && oi < best_idx)) {
-      best = ov;
-      best_idx = oi;
-    }
-  }
+  WarpArgMax(best, best_idx);
   if (lane == 0) {
     fs.red_f[warp] = best;
     fs.red_i[warp] = best_idx;
@@ -399,15 +404,7 @@ __device__ bool SampleRowTopK(const SamplingParams& prm, int row, int top_k, flo
   __syncthreads();
   best = fs.red_f[lane];
   best_idx = fs.red_i[lane];
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const float ov = __shfl_xor_sync(0xffffffffu, best, o);
-    const int32_t oi = __shfl_xor_sync(0xffffffffu, best_idx, o);
-    if (ov > best || (ov == best && oi < best_idx)) {
-      best = ov;
-      best_idx = oi;
-    }
-  }
+  WarpArgMax(best, best_idx);
   const float max_logit = best;
   float zt = m_t == -INFINITY ? 0.0f : z_t * expf((m_t - max_logit) * inv_t);
   zt = WarpSum(zt);
