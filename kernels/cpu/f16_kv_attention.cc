@@ -9,8 +9,8 @@
 namespace radixserve::kernels::cpu {
 namespace {
 
-// Query tokens x heads per work item: the score rows [rows, kv_len] and the converted
-// K/V block stay in L1/L2.
+// Query tokens x heads per work item: its score rows [rows, kv_len] and lane accumulators
+// [rows, lanes, head_dim] stay in L2.
 constexpr int kTileRows = 64;
 
 // Query tokens [t0, t0 + nt) of sequence seq, query heads [h0, h0 + nh) of KV head kv_head.
@@ -132,19 +132,22 @@ void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const I
     }
   }
 
-  // Row pointers of the keys (paged: each block holds block_size rows of one KV head).
-  w.krow.resize(keys_end);
-  w.vrow.resize(keys_end);
-  for (int32_t j = 0; j < keys_end; ++j) {
-    const int64_t off = PagedKvOffset(p.kv, blocks[j / bs], it.kv_head, j % bs);
-    w.krow[j] = p.k_cache + off;
-    w.vrow[j] = p.v_cache + off;
+  // Without a converted copy: row pointers of the keys in the paged cache (each block
+  // holds block_size rows of one KV head), read as fp16.
+  const bool convert = conv != nullptr;
+  if (!convert) {
+    w.krow.resize(keys_end);
+    w.vrow.resize(keys_end);
+    for (int32_t j = 0; j < keys_end; ++j) {
+      const int64_t off = PagedKvOffset(p.kv, blocks[j / bs], it.kv_head, j % bs);
+      w.krow[j] = p.k_cache + off;
+      w.vrow[j] = p.v_cache + off;
+    }
   }
 
-  // 1. Scores. Several query rows (prefill): K converted once, transposed, so that 8 keys
-  //    go per vector step; a single query token: K read from fp16 on the fly.
+  // 1. Scores: from the converted panels (8 keys per vector step), or K read from fp16
+  //    on the fly.
   w.s.assign(static_cast<size_t>(nq) * lds, 0.0f);
-  const bool convert = conv != nullptr;
   if (convert) {
     for (int r = 0; r < nq; ++r) {
       ops.scores16_kt(w.q.data() + int64_t{r} * hd, conv->kp.data(), w.limit[r], hd, p.sm_scale,

@@ -8,6 +8,11 @@
 // Rounding the normalized probabilities to fp16 is what makes this differ from an online
 // (flash) softmax at the 1e-4 level; greedy decoding of a quantized model is sensitive
 // to that, so the CPU backend uses this form for its F16 KV cache (CpuBackend, kv_dtype).
+// The float sums follow llama.cpp's x86 AVX-512 build too (vec_ops.h dot_lanes): a
+// sequence with one query token in the step sums its dots as ggml_vec_dot_f16 does (64
+// lanes), one with several as llama.cpp's tinyBLAS does (16 lanes), and the softmax sum
+// as ggml's soft_max; so a sequence evaluated as llama.cpp evaluates it (one at a time)
+// gets llama.cpp's attention output bit for bit.
 // A CPU-only kernel: q and o stay float32 while the cache is fp16, which the shared
 // attention params (one dtype for q, o and K/V) cannot express.
 #pragma once
