@@ -54,6 +54,11 @@ CudaForward::CudaForward(const model::ModelConfig& config, const CudaWeights& we
   rope_base_ = RopeParamsFor(config, weights.rope_style, ScalarType::kBF16, weights.rope_freq_factors.as<const float>());
   const char* graphs = std::getenv("RADIXSERVE_CUDA_GRAPHS");
   graphs_enabled_ = (graphs == nullptr || std::string(graphs) != "0") && !profiler_.enabled();
+  single_row_fused_ = gemm_.UsesGemv(weights_.output, 1);
+  for (const CudaLayerWeights& w : weights_.layers) {
+    single_row_fused_ = single_row_fused_ && gemm_.UsesGemv(w.qkv, 1) && gemm_.UsesGemv(w.o, 1) &&
+                        gemm_.UsesGemv(w.gate_up, 1) && gemm_.UsesGemv(w.down, 1);
+  }
 }
 
 absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const CascadePlan* cascade) {
@@ -293,11 +298,7 @@ absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan
   // product that reads it and each residual add into the product that feeds it, so x_ is
   // the residual stream after every sublayer. Otherwise the norm kernel adds the previous
   // sublayer's output (tmp_) to x_ and writes the normalized rows to xn_.
-  bool fused = t == 1 && gemm_.UsesGemv(weights_.output, t);
-  for (const CudaLayerWeights& w : weights_.layers) {
-    fused = fused && gemm_.UsesGemv(w.qkv, t) && gemm_.UsesGemv(w.o, t) && gemm_.UsesGemv(w.gate_up, t) &&
-            gemm_.UsesGemv(w.down, t);
-  }
+  const bool fused = t == 1 && single_row_fused_;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   auto normed_product = [&](const LinearWeight& lw, const DeviceBuffer& norm_weight, bool add_residual, void* out,
                             bool out_f32) -> absl::Status {

@@ -92,6 +92,9 @@ class CudaForward {
   kernels::RopeParams rope_base_;
 
   bool graphs_enabled_ = true;  // RADIXSERVE_CUDA_GRAPHS=0 turns decode graphs off
+  // Every product takes the GEMV path at one row, so single-token steps fuse the norms and
+  // residual adds into it (EnqueueModel).
+  bool single_row_fused_ = false;
   absl::flat_hash_map<std::pair<int32_t, int32_t>, cudaGraphExec_t> graphs_;  // (batch, context) ->
 
   // Step metadata: built on the host, staged in pinned memory, one copy per step.
