@@ -95,11 +95,7 @@ void RunAttnTasks(const std::vector<AttnTask>& tasks, const std::vector<int32_t>
       acc.Finish(task.o, hd, task.lse);
     }
   };
-  if (pool == nullptr || tasks.size() <= 1) {
-    run(0, 1);
-  } else {
-    pool->Run(run);
-  }
+  ThreadPool::RunOrInline(pool, tasks.size(), run);
 }
 
 }  // namespace radixserve::kernels::cpu::internal

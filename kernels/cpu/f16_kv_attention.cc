@@ -233,11 +233,7 @@ absl::Status F16KvAttention(const F16KvAttentionParams& p, ThreadPool* pool) {
         ConvertKv(p, ops, to_convert[i] / nkv, to_convert[i] % nkv, converted[i]);
       }
     };
-    if (pool == nullptr || to_convert.size() <= 1) {
-      convert(0, 1);
-    } else {
-      pool->Run(convert);
-    }
+    ThreadPool::RunOrInline(pool, to_convert.size(), convert);
   }
   auto run = [&](int t, int nt) {
     thread_local Scratch scratch;
@@ -247,11 +243,7 @@ absl::Status F16KvAttention(const F16KvAttentionParams& p, ThreadPool* pool) {
       RunItem(p, ops, it, ci >= 0 ? &converted[ci] : nullptr, scratch);
     }
   };
-  if (pool == nullptr || items.size() <= 1) {
-    run(0, 1);
-  } else {
-    pool->Run(run);
-  }
+  ThreadPool::RunOrInline(pool, items.size(), run);
   return absl::OkStatus();
 }
 

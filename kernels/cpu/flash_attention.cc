@@ -92,11 +92,7 @@ absl::Status FlashAttentionPrefill(const PrefillParams& p, ThreadPool* pool) {
       }
     }
   };
-  if (pool == nullptr || items.size() <= 1) {
-    run(0, 1);
-  } else {
-    pool->Run(run);
-  }
+  ThreadPool::RunOrInline(pool, items.size(), run);
   return absl::OkStatus();
 }
 

@@ -41,6 +41,17 @@ class ThreadPool {
     RunChunks(num_threads_, std::forward<Fn>(fn));
   }
 
+  // Run, or fn(0, 1) on the calling thread where there is no pool or at most one work
+  // item (no hand-off for work that cannot be split).
+  template <typename Fn>
+  static void RunOrInline(ThreadPool* pool, size_t work_items, Fn&& fn) {
+    if (pool == nullptr || work_items <= 1) {
+      fn(0, 1);
+    } else {
+      pool->Run(std::forward<Fn>(fn));
+    }
+  }
+
   // As Run, with num_chunks chunks (fn(chunk, num_chunks)): more chunks than threads
   // let whichever thread is free take the next one, which evens out a thread slowed
   // by another process, at the cost of one atomic claim per chunk.
