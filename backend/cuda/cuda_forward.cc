@@ -50,7 +50,13 @@ class MetaImage {
 
 CudaForward::CudaForward(const model::ModelConfig& config, const CudaWeights& weights, const DeviceKv& kv, Gemm& gemm,
                          cudaStream_t stream)
-    : config_(config), weights_(weights), kv_(kv), gemm_(gemm), stream_(stream), profiler_(stream) {
+    : config_(config),
+      dims_(ModelDims::Of(config)),
+      weights_(weights),
+      kv_(kv),
+      gemm_(gemm),
+      stream_(stream),
+      profiler_(stream) {
   rope_base_ = RopeParamsFor(config, weights.rope_style, ScalarType::kBF16, weights.rope_freq_factors.as<const float>());
   const char* graphs = std::getenv("RADIXSERVE_CUDA_GRAPHS");
   graphs_enabled_ = (graphs == nullptr || std::string(graphs) != "0") && !profiler_.enabled();
@@ -62,8 +68,7 @@ CudaForward::CudaForward(const model::ModelConfig& config, const CudaWeights& we
 }
 
 absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const CascadePlan* cascade) {
-  const float sm_scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
-  const int32_t num_q_heads = static_cast<int32_t>(config_.num_heads);
+  const float sm_scale = 1.0f / std::sqrt(static_cast<float>(dims_.head_dim));
   const int32_t num_seqs = static_cast<int32_t>(step.kv_lens.size());
   kernels::PagedBatch batch;
   batch.num_seqs = num_seqs;
@@ -73,8 +78,7 @@ absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const
   batch.block_ids = meta_.block_ids;
 
   if (cascade != nullptr) {
-    const int32_t q_dim = num_q_heads * static_cast<int32_t>(config_.head_dim);
-    RS_CUDA_OK(LaunchGatherRows(q_, meta_.order, num_seqs, q_dim, q_perm_, stream_));
+    RS_CUDA_OK(LaunchGatherRows(q_, meta_.order, num_seqs, static_cast<int32_t>(dims_.q_dim), q_perm_, stream_));
     kernels::CascadeDecodeParams c;
     c.dtype = ScalarType::kBF16;
     c.q = q_perm_;
@@ -91,7 +95,7 @@ absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const
     c.suffix.kv_lens = meta_.suffix_kv_lens;
     c.suffix.block_indptr = meta_.suffix_block_indptr;
     c.suffix.block_ids = meta_.suffix_block_ids;
-    c.num_q_heads = num_q_heads;
+    c.num_q_heads = dims_.num_q_heads;
     c.sm_scale = sm_scale;
     c.max_group_size = cascade->max_group_size;
     c.max_prefix_len = cascade->max_prefix_len;
@@ -99,7 +103,7 @@ absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const
     c.workspace = attn_ws_;
     c.workspace_bytes = attn_ws_bytes_;
     RS_KERNEL_OK(kernels::cuda::CascadeDecode(c, stream_));
-    RS_CUDA_OK(LaunchGatherRows(o_perm_, meta_.inverse, num_seqs, q_dim, attn_, stream_));
+    RS_CUDA_OK(LaunchGatherRows(o_perm_, meta_.inverse, num_seqs, static_cast<int32_t>(dims_.q_dim), attn_, stream_));
     return absl::OkStatus();
   }
   if (step.max_q_len == 1) {
@@ -111,7 +115,7 @@ absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const
     d.v_cache = kv_.v[layer];
     d.kv = kv_.view;
     d.batch = batch;
-    d.num_q_heads = num_q_heads;
+    d.num_q_heads = dims_.num_q_heads;
     d.sm_scale = sm_scale;
     d.max_kv_len = step.max_kv_len;
     d.workspace = attn_ws_;
@@ -128,7 +132,7 @@ absl::Status CudaForward::Attention(int32_t layer, const PackedStep& step, const
   p.v_cache = kv_.v[layer];
   p.kv = kv_.view;
   p.batch = batch;
-  p.num_q_heads = num_q_heads;
+  p.num_q_heads = dims_.num_q_heads;
   p.sm_scale = sm_scale;
   p.causal = true;
   p.max_q_len = step.max_q_len;
@@ -141,14 +145,6 @@ absl::Status CudaForward::Prepare(const PackedStep& step, const CascadePlan* cas
   const int32_t t = static_cast<int32_t>(step.tokens.size());
   const int32_t num_seqs = static_cast<int32_t>(step.kv_lens.size());
   const int32_t r = static_cast<int32_t>(step.logit_rows.size());
-  const int64_t hidden = config_.hidden_size;
-  const int64_t head_dim = config_.head_dim;
-  const int64_t q_dim = config_.num_heads * head_dim;
-  const int64_t kv_dim = config_.num_kv_heads * head_dim;
-  const int64_t ffn = config_.intermediate_size;
-  const int64_t vocab = config_.vocab_size;
-  const int32_t num_q_heads = static_cast<int32_t>(config_.num_heads);
-  const int32_t num_kv_heads = static_cast<int32_t>(config_.num_kv_heads);
 
   // Metadata image -> pinned -> device, one copy.
   MetaImage image(meta_host_);
@@ -213,22 +209,38 @@ absl::Status CudaForward::Prepare(const PackedStep& step, const CascadePlan* cas
   // Workspaces of this step's attention and sampling.
   if (cascade != nullptr) {
     attn_ws_bytes_ = kernels::cuda::CascadeWorkspaceBytes(
-        static_cast<int32_t>(cascade->prefix_lens.size()), num_seqs, num_q_heads, num_kv_heads,
-        static_cast<int32_t>(head_dim), cascade->max_group_size, cascade->max_prefix_len, cascade->max_suffix_len);
+        static_cast<int32_t>(cascade->prefix_lens.size()), num_seqs, dims_.num_q_heads, dims_.num_kv_heads,
+        static_cast<int32_t>(dims_.head_dim), cascade->max_group_size, cascade->max_prefix_len,
+        cascade->max_suffix_len);
   } else if (step.max_q_len == 1) {
-    attn_ws_bytes_ = kernels::cuda::DecodeWorkspaceBytes(num_seqs, num_q_heads, num_kv_heads,
-                                                         static_cast<int32_t>(head_dim), step.max_kv_len);
+    attn_ws_bytes_ = kernels::cuda::DecodeWorkspaceBytes(num_seqs, dims_.num_q_heads, dims_.num_kv_heads,
+                                                         static_cast<int32_t>(dims_.head_dim), step.max_kv_len);
   } else {
     attn_ws_bytes_ = 0;
   }
-  sample_ws_bytes_ = sampling != nullptr ? kernels::cuda::SamplingWorkspaceBytes(r, static_cast<int32_t>(vocab)) : 0;
+  sample_ws_bytes_ =
+      sampling != nullptr ? kernels::cuda::SamplingWorkspaceBytes(r, static_cast<int32_t>(dims_.vocab)) : 0;
 
   // Activations, carved from one buffer.
+  const int64_t cascade_q = cascade != nullptr ? num_seqs * dims_.q_dim * 2 : 0;
   const int64_t sizes[] = {
-      t * hidden * 2,       t * hidden * 2,        t * hidden * 2,   t * q_dim * 2,       t * (q_dim + 2 * kv_dim) * 2,
-      t * q_dim * 2,        t * 2 * ffn * 2,       t * ffn * 2,      r * hidden * 2,      r * vocab * 2,
-      cascade != nullptr ? num_seqs * q_dim * 2 : 0, cascade != nullptr ? num_seqs * q_dim * 2 : 0,  attn_ws_bytes_,
-      sample_ws_bytes_,     r * vocab * 4,         r * 4,            r * 4};
+      t * dims_.hidden * 2,   // x_
+      t * dims_.hidden * 2,   // tmp_
+      t * dims_.hidden * 2,   // xn_
+      t * dims_.q_dim * 2,    // q_
+      t * dims_.qkv_dim * 2,  // qkv_
+      t * dims_.q_dim * 2,    // attn_
+      t * 2 * dims_.ffn * 2,  // gate_up_
+      t * dims_.ffn * 2,      // act_
+      r * dims_.hidden * 2,   // rows_
+      r * dims_.vocab * 2,    // logits_bf16_
+      cascade_q,              // q_perm_
+      cascade_q,              // o_perm_
+      attn_ws_bytes_,         // attn_ws_
+      sample_ws_bytes_,       // sample_ws_
+      r * dims_.vocab * 4,    // logits_
+      r * 4,                  // logprobs_
+      r * 4};                 // sampled_
   int64_t total = 0;
   for (int64_t s : sizes) total += AlignUp(s);
   if (&buffers == &graph_buffers_ && total > buffers.arena.bytes()) DropGraphs();
@@ -252,47 +264,42 @@ absl::Status CudaForward::Prepare(const PackedStep& step, const CascadePlan* cas
 absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan* cascade) {
   const int32_t t = static_cast<int32_t>(step.tokens.size());
   const int32_t r = static_cast<int32_t>(step.logit_rows.size());
-  const int64_t hidden = config_.hidden_size;
-  const int64_t head_dim = config_.head_dim;
-  const int64_t q_dim = config_.num_heads * head_dim;
-  const int64_t kv_dim = config_.num_kv_heads * head_dim;
-  const int64_t ffn = config_.intermediate_size;
 
   profiler_.Begin();
-  RS_CUDA_OK(LaunchEmbedding(weights_.token_embd.get(), meta_.tokens, t, static_cast<int32_t>(hidden), x_, stream_));
+  RS_CUDA_OK(
+      LaunchEmbedding(weights_.token_embd.get(), meta_.tokens, t, static_cast<int32_t>(dims_.hidden), x_, stream_));
   profiler_.Mark("embedding");
 
   kernels::RmsNormParams norm;
   norm.dtype = ScalarType::kBF16;
   norm.num_tokens = t;
-  norm.hidden = static_cast<int32_t>(hidden);
+  norm.hidden = static_cast<int32_t>(dims_.hidden);
   norm.eps = static_cast<float>(config_.rms_norm_eps);
 
   // One QKV projection; RoPE then moves Q out packed and writes K and V to their slots.
-  const int64_t qkv_dim = q_dim + 2 * kv_dim;
   kernels::RopeWriteKvParams rope_write;
   rope_write.rope = rope_base_;
   rope_write.rope.q = qkv_;
   rope_write.rope.positions = meta_.positions;
   rope_write.rope.num_tokens = t;
-  rope_write.rope.q_token_stride = qkv_dim;
+  rope_write.rope.q_token_stride = dims_.qkv_dim;
   rope_write.q_out = q_;
   kernels::KvWriteParams& write = rope_write.write;
   write.dtype = ScalarType::kBF16;
-  write.k_new = static_cast<uint16_t*>(qkv_) + q_dim;
-  write.v_new = static_cast<uint16_t*>(qkv_) + q_dim + kv_dim;
+  write.k_new = static_cast<uint16_t*>(qkv_) + dims_.q_dim;
+  write.v_new = static_cast<uint16_t*>(qkv_) + dims_.q_dim + dims_.kv_dim;
   write.kv = kv_.view;
   write.slot_mapping = meta_.slots;
   write.num_tokens = t;
-  write.k_token_stride = qkv_dim;
-  write.v_token_stride = qkv_dim;
+  write.k_token_stride = dims_.qkv_dim;
+  write.v_token_stride = dims_.qkv_dim;
 
   kernels::SiluAndMulParams silu;
   silu.dtype = ScalarType::kBF16;
   silu.x = gate_up_;
   silu.out = act_;
   silu.num_tokens = t;
-  silu.d = static_cast<int32_t>(ffn);
+  silu.d = static_cast<int32_t>(dims_.ffn);
 
   // A single-token step whose products all take the GEMV path fuses each RMSNorm into the
   // product that reads it and each residual add into the product that feeds it, so x_ is
@@ -358,7 +365,7 @@ absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan
   norm.out = xn_;
   norm.weight = weights_.output_norm.get();
   RS_KERNEL_OK(kernels::cuda::RmsNorm(norm, stream_));
-  RS_CUDA_OK(LaunchGatherRows(xn_, meta_.logit_rows, r, static_cast<int32_t>(hidden), rows_, stream_));
+  RS_CUDA_OK(LaunchGatherRows(xn_, meta_.logit_rows, r, static_cast<int32_t>(dims_.hidden), rows_, stream_));
   profiler_.Mark("final_norm");
   RETURN_IF_ERROR(gemm_.Run(weights_.output, rows_, r, logits_, true, logits_bf16_, stream_));
   profiler_.Mark("lm_head");
@@ -368,7 +375,6 @@ absl::Status CudaForward::EnqueueModel(const PackedStep& step, const CascadePlan
 }
 
 absl::StatusOr<ForwardOutput> CudaForward::Sample(int32_t rows, const DeviceSampling* sampling) {
-  const int64_t vocab = config_.vocab_size;
   const int32_t r = rows;
   ForwardOutput out;
   out.logits = logits_;
@@ -376,7 +382,7 @@ absl::StatusOr<ForwardOutput> CudaForward::Sample(int32_t rows, const DeviceSamp
     kernels::SamplingParams s;
     s.logits = logits_;
     s.batch = r;
-    s.vocab = static_cast<int32_t>(vocab);
+    s.vocab = static_cast<int32_t>(dims_.vocab);
     s.temperature = meta_.temperature;
     s.maybe_top_k = meta_.top_k;
     s.maybe_top_p = meta_.top_p;
@@ -387,7 +393,7 @@ absl::StatusOr<ForwardOutput> CudaForward::Sample(int32_t rows, const DeviceSamp
     s.workspace = sample_ws_;
     s.workspace_bytes = sample_ws_bytes_;
     RS_KERNEL_OK(kernels::cuda::Sample(s, stream_));
-    RS_CUDA_OK(LaunchChosenLogprob(logits_, r, static_cast<int32_t>(vocab), sampled_, logprobs_, stream_));
+    RS_CUDA_OK(LaunchChosenLogprob(logits_, r, static_cast<int32_t>(dims_.vocab), sampled_, logprobs_, stream_));
     out.tokens = sampled_;
     out.logprobs = logprobs_;
   }

@@ -83,7 +83,19 @@ class CudaForward {
   void DropGraphs();
   absl::Status Attention(int32_t layer, const PackedStep& step, const CascadePlan* cascade);
 
+  // The sizes every step derives from the config, computed once.
+  struct ModelDims {
+    int64_t hidden, head_dim, q_dim, kv_dim, qkv_dim, ffn, vocab;
+    int32_t num_q_heads, num_kv_heads;
+    static ModelDims Of(const model::ModelConfig& c) {
+      const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+      return {c.hidden_size, c.head_dim, q, kv, q + 2 * kv, c.intermediate_size, c.vocab_size,
+              static_cast<int32_t>(c.num_heads), static_cast<int32_t>(c.num_kv_heads)};
+    }
+  };
+
   const model::ModelConfig& config_;
+  const ModelDims dims_;
   const CudaWeights& weights_;
   const DeviceKv& kv_;
   Gemm& gemm_;
