@@ -31,7 +31,8 @@ ThreadPool& Pool() {
     const char* isa = std::getenv("RADIXSERVE_BENCH_ISA");
     if (isa != nullptr) {
       const std::string s = isa;
-      SetCpuIsaOverride(s == "scalar" ? CpuIsa::kScalar : s == "avx2" ? CpuIsa::kAvx2 : CpuIsa::kAvx512);
+      SetCpuIsaOverride(s == "scalar" ? CpuIsa::kScalar : s == "avx2" ? CpuIsa::kAvx2
+                                        : s == "avx512" ? CpuIsa::kAvx512 : CpuIsa::kAvx512Bf16);
     }
     return new ThreadPool(env ? std::atoi(env) : 0);
   }();
@@ -243,6 +244,7 @@ void RegisterAll() {
       const std::string name = std::string("BM_Matmul/") + std::string(GetDTypeTraits(t).name) + "/" + s.name;
       benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, s.n, s.k)
           ->Arg(1)
+          ->Arg(4)
           ->Arg(512)
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();

@@ -16,7 +16,8 @@ CpuIsa Detect() {
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                       __builtin_cpu_supports("avx512vnni");
-  return avx512 ? CpuIsa::kAvx512 : CpuIsa::kAvx2;
+  if (!avx512) return CpuIsa::kAvx2;
+  return __builtin_cpu_supports("avx512bf16") ? CpuIsa::kAvx512Bf16 : CpuIsa::kAvx512;
 #else
   return CpuIsa::kScalar;
 #endif
@@ -32,6 +33,7 @@ std::string_view CpuIsaName(CpuIsa isa) {
     case CpuIsa::kScalar: return "scalar";
     case CpuIsa::kAvx2: return "avx2";
     case CpuIsa::kAvx512: return "avx512";
+    case CpuIsa::kAvx512Bf16: return "avx512bf16";
   }
   return "unknown";
 }

@@ -14,6 +14,7 @@ enum class CpuIsa : int {
   kScalar = 0,  // portable C++
   kAvx2 = 1,    // AVX2 + FMA + F16C
   kAvx512 = 2,  // AVX-512 F/BW/VL/DQ + VNNI (Zen 4, Ice Lake and later)
+  kAvx512Bf16 = 3,  // kAvx512 + AVX512-BF16 (vdpbf16ps; Zen 4, Cooper / Sapphire Rapids)
 };
 
 std::string_view CpuIsaName(CpuIsa isa);

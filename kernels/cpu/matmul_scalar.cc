@@ -68,10 +68,15 @@ void ScalarRange(const MatmulArgs& a, int64_t n_begin, int64_t n_end, float* /*s
   }
 }
 
+void RoundBf16Row(const float* x, int64_t k, uint16_t* out, int64_t kb) {
+  for (int64_t i = 0; i < k; ++i) out[i] = FloatToBf16(x[i]);
+  for (int64_t i = k; i < kb; ++i) out[i] = 0;
+}
+
 }  // namespace
 
 const MatmulIsa& ScalarMatmulIsa() {
-  static const MatmulIsa isa{&QuantizeRowQ8, &ScalarRange, 1};
+  static const MatmulIsa isa{&QuantizeRowQ8, &ScalarRange, &RoundBf16Row, 1, 1, false};
   return isa;
 }
 

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <cstring>
 #include <tuple>
 #include <vector>
@@ -55,11 +58,20 @@ struct Case {
   int64_t m, n, k;
 };
 
+// BF16 weights multiply the activations rounded to bf16 (llama.cpp's vec_dot_type).
+std::vector<float> ActivationsAsMultiplied(DType t, std::vector<float> x) {
+  if (t == DType::kBF16) {
+    for (float& v : x) v = Bf16ToFloat(FloatToBf16(v));
+  }
+  return x;
+}
+
 void RunCase(const Case& c, CpuIsa isa, ThreadPool* pool) {
   const std::vector<float> wf = RandomFloats(c.n * c.k, 17 + c.n + c.k);
   const std::vector<uint8_t> w = QuantizeWeights(c.t, wf, c.n, c.k);
   const int64_t ldx = c.k + 3;  // strided rows
   const std::vector<float> x = RandomFloats(c.m * ldx, 5 + c.m);
+  const std::vector<float> xm = ActivationsAsMultiplied(c.t, x);
   std::vector<float> y(c.m * c.n, NAN);
   {
     ScopedCpuIsa scoped(isa);
@@ -69,7 +81,7 @@ void RunCase(const Case& c, CpuIsa isa, ThreadPool* pool) {
   for (int64_t i = 0; i < c.m; ++i) {
     for (int64_t j = 0; j < c.n; ++j) {
       const uint8_t* wrow = w.data() + j * row_bytes;
-      const float* xr = x.data() + i * ldx;
+      const float* xr = xm.data() + i * ldx;
       double ref = 0;
       for (int64_t kk = 0; kk < c.k; ++kk) ref += DequantRef(c.t, wrow, kk) * xr[kk];
       const double bound = Bound(c.t, wrow, xr, c.k);
@@ -82,7 +94,7 @@ void RunCase(const Case& c, CpuIsa isa, ThreadPool* pool) {
 
 std::vector<CpuIsa> Isas() {
   std::vector<CpuIsa> v;
-  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512, CpuIsa::kAvx512Bf16}) {
     if (static_cast<int>(isa) <= static_cast<int>(DetectedCpuIsa())) v.push_back(isa);
   }
   return v;
@@ -95,9 +107,18 @@ TEST(MatmulTest, MatchesDequantizedReferenceAcrossShapesAndIsas) {
   const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
       {1, 1, 32}, {1, 7, 64}, {1, 17, 576}, {2, 3, 96}, {3, 33, 416}, {5, 9, 160},
       {8, 4, 32}, {17, 19, 288}, {67, 13, 64}, {4, 64, 1536}, {16, 21, 544}, {9, 8, 1536}};
+  // Float types only (any k): the AVX-512 float panels' 12-row tiles plus remainders,
+  // partial 32-row panels, odd k (bf16 pairs) and k % 32 != 0 (masked bf16 vectors).
+  const std::tuple<int64_t, int64_t, int64_t> float_shapes[] = {
+      {25, 70, 33}, {12, 32, 576}, {40, 45, 77}, {31, 97, 96}, {7, 33, 45}, {8, 16, 31}, {3, 9, 70},
+      {1, 5, 45}, {1, 6, 200}, {300, 40, 300}};
   for (CpuIsa isa : Isas()) {
     for (DType t : kAllTypes) {
       for (auto [m, n, k] : shapes) {
+        RunCase({t, m, n, k}, isa, (m + n) % 2 ? &pool : nullptr);
+      }
+      if (Quantized(t)) continue;
+      for (auto [m, n, k] : float_shapes) {
         RunCase({t, m, n, k}, isa, (m + n) % 2 ? &pool : nullptr);
       }
     }
@@ -108,7 +129,10 @@ TEST(MatmulTest, FloatTypesHandleKNotMultipleOf8) {
   ThreadPool pool(3);
   for (CpuIsa isa : Isas()) {
     for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
-      for (int64_t k : {1, 5, 37, 100}) RunCase({t, 6, 11, k}, isa, &pool);
+      for (int64_t k : {1, 5, 37, 100}) {
+        RunCase({t, 6, 11, k}, isa, &pool);
+        RunCase({t, 14, 11, k}, isa, &pool);  // the packed prefill paths
+      }
     }
   }
 }
@@ -145,6 +169,7 @@ TEST(MatmulTest, SimdQuantizationIsBitIdenticalToScalar) {
 #if defined(RADIXSERVE_KERNELS_X86)
   if (DetectedCpuIsa() >= CpuIsa::kAvx2) isas.push_back(&internal::Avx2MatmulIsa());
   if (DetectedCpuIsa() >= CpuIsa::kAvx512) isas.push_back(&internal::Avx512MatmulIsa());
+  if (DetectedCpuIsa() >= CpuIsa::kAvx512Bf16) isas.push_back(&internal::Avx512Bf16MatmulIsa());
 #endif
   for (const internal::MatmulIsa* isa : isas) {
     std::vector<int8_t> qs2(k);
@@ -210,6 +235,64 @@ TEST(MatmulTest, SharedActivationEqualsSeparateCalls) {
       MatmulShared(x.data(), m, k, outs.data(), 4, &pool);
       for (size_t i = 0; i < fused.size(); ++i)
         ASSERT_NEAR(fused[i], separate[i], 1e-6f * (1 + std::fabs(separate[i]))) << CpuIsaName(isa) << " m=" << m;
+    }
+  }
+}
+
+// Every ISA's bf16 rounding of the activations is FloatToBf16 (round to nearest even on
+// the bits, NaN kept quiet, denormals kept), including the zero padding.
+TEST(MatmulTest, Bf16RoundingIsBitIdenticalToFloatToBf16) {
+  std::vector<float> x = RandomFloats(75, 21, -4.0f, 4.0f);
+  auto bits = [](uint32_t u) { return std::bit_cast<float>(u); };
+  const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, bits(0x7f800001u), bits(0xff812345u),
+                            bits(0x3f808000u) /* tie, even */, bits(0x3f818000u) /* tie, odd */,
+                            bits(0x3f808001u), bits(0x7f7fffffu) /* rounds to inf */, bits(0x00012345u),
+                            bits(0x80008000u), std::numeric_limits<float>::min(), -1.0f / 3.0f};
+  for (size_t i = 0; i < std::size(specials); ++i) x[3 + 4 * i] = specials[i];
+  const int64_t k = static_cast<int64_t>(x.size()), kb = internal::Bf16RowStride(k);
+  ASSERT_EQ(kb, 96);
+  std::vector<const internal::MatmulIsa*> isas = {&internal::ScalarMatmulIsa()};
+#if defined(RADIXSERVE_KERNELS_X86)
+  if (DetectedCpuIsa() >= CpuIsa::kAvx2) isas.push_back(&internal::Avx2MatmulIsa());
+  if (DetectedCpuIsa() >= CpuIsa::kAvx512) isas.push_back(&internal::Avx512MatmulIsa());
+  if (DetectedCpuIsa() >= CpuIsa::kAvx512Bf16) isas.push_back(&internal::Avx512Bf16MatmulIsa());
+#endif
+  for (const internal::MatmulIsa* isa : isas) {
+    std::vector<uint16_t> out(kb, 0xABCD);
+    isa->round_bf16_row(x.data(), k, out.data(), kb);
+    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(out[i], FloatToBf16(x[i])) << "isa " << (isa - isas[0]) << " at " << i;
+    for (int64_t i = k; i < kb; ++i) ASSERT_EQ(out[i], 0) << "padding at " << i;
+  }
+  EXPECT_EQ(FloatToBf16(bits(0x3f808000u)), 0x3f80);
+  EXPECT_EQ(FloatToBf16(bits(0x3f818000u)), 0x3f82);
+  EXPECT_EQ(FloatToBf16(bits(0x7f7fffffu)), 0x7f80);
+}
+
+// BF16 prefill (m >= 8) through vdpbf16ps (AVX512-BF16) and through the AVX-512 float
+// panels (AVX-512 without BF16: the same products and the same order, two FMAs per
+// pair, odd element first) gives the same bits; and the AVX-512 float panels give F32 and
+// F16 products within the accumulation bound (MatchesDequantizedReference...).
+TEST(MatmulTest, Bf16DotProductsMatchFloatPanelsBitForBit) {
+  if (DetectedCpuIsa() < CpuIsa::kAvx512Bf16) GTEST_SKIP() << "no AVX512-BF16 on this machine";
+  ThreadPool pool(2);
+  const std::tuple<int64_t, int64_t, int64_t> shapes[] = {{8, 32, 64}, {12, 40, 576}, {29, 67, 33},
+                                                          {50, 96, 1536}, {13, 5, 7}};
+  for (auto [m, n, k] : shapes) {
+    const std::vector<uint8_t> w = QuantizeWeights(DType::kBF16, RandomFloats(n * k, 60 + k), n, k);
+    const std::vector<float> x = RandomFloats(m * k, 70 + m, -3.0f, 3.0f);
+    const MatmulWeight mw{DType::kBF16, w.data(), n, k};
+    std::vector<float> dot(m * n, NAN), panel(m * n, NAN);
+    {
+      ScopedCpuIsa scoped(CpuIsa::kAvx512Bf16);
+      Matmul(x.data(), m, k, mw, dot.data(), n, &pool);
+    }
+    {
+      ScopedCpuIsa scoped(CpuIsa::kAvx512);
+      Matmul(x.data(), m, k, mw, panel.data(), n, &pool);
+    }
+    for (int64_t i = 0; i < m * n; ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(dot[i]), std::bit_cast<uint32_t>(panel[i]))
+          << "m=" << m << " n=" << n << " k=" << k << " at " << i << ": " << dot[i] << " vs " << panel[i];
     }
   }
 }
