@@ -3,17 +3,24 @@
 // W is stored as N GGML rows of K elements (F32, F16, BF16, or blocks of 32 for Q8_0,
 // Q4_0, Q4_1); x and y are float32. For the quantized types x is first quantized to
 // 8-bit blocks (BlockQ8Act, once per call) and the products run as integer dot products,
-// as llama.cpp does; for the float types the products are float FMAs.
+// as llama.cpp does. For BF16 weights x is rounded to bf16 once per call (FloatToBf16,
+// llama.cpp's vec_dot_type for BF16) and the products are exact bf16 x bf16 products
+// (vdpbf16ps where the CPU has AVX512-BF16); F32 / F16 products are float FMAs.
 //
 // Work is split over N across the thread pool. Per thread, by shape and ISA:
-//  * M == 1 (decode): a GEMV that streams 4 weight rows per pass over the activation.
+//  * M == 1 (decode): a GEMV that streams 4 weight rows per pass over the activation
+//    (quantized) or one weight row at a time (float types: one sequential stream).
 //  * M > 1: register tiles of several activation rows x several weight rows, so each
 //    weight block is loaded and unpacked once per tile rather than once per row.
 //  * M >= 8 with AVX-512 VNNI: 8 weight rows are repacked (per 128 activation rows) so
 //    that vector lanes are weight rows, and vpdpbusd accumulates 8 outputs at once.
-// The SIMD path (scalar / AVX2 / AVX-512 VNNI) is chosen at run time (cpu_features.h);
-// every path computes the same integer block dots; the AVX2 and AVX-512 paths (every
-// tile shape) also round identically, the scalar path differs by float summation order.
+//  * M >= 8 with AVX-512, float types: 32 weight rows are packed once per call as
+//    vector lanes (floats, or bf16 pairs for vdpbf16ps) and a 12 x 32 outer-product
+//    tile runs over K (matmul_simd_float.inc).
+// The SIMD path (scalar / AVX2 / AVX-512 VNNI / AVX-512 + BF16) is chosen at run time
+// (cpu_features.h); every path computes the same integer block dots; the AVX2 and
+// AVX-512 paths (every tile shape) also round identically, the scalar path differs by
+// float summation order. BF16 prefill gives the same bits with and without AVX512-BF16.
 #pragma once
 
 #include <cstdint>
