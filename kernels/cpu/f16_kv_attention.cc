@@ -199,6 +199,24 @@ void RunItem(const F16KvAttentionParams& p, const internal::VecOps& ops, const I
   }
 }
 
+// Keys times query rows of an item: its share of the attention work.
+int64_t ItemCost(const F16KvAttentionParams& p, const Item& it) {
+  const int32_t q_len = p.batch.q_indptr[it.seq + 1] - p.batch.q_indptr[it.seq];
+  const int32_t kv_len = p.batch.kv_lens[it.seq];
+  const int32_t keys = p.causal ? std::min(kv_len, kv_len - q_len + it.t0 + it.nt) : kv_len;
+  return int64_t{keys} * it.nt * it.nh;
+}
+
+// fn(i, n) for each i in [0, n), one chunk per item, on the pool (or inline).
+template <typename Fn>
+void RunEach(ThreadPool* pool, int n, Fn&& fn) {
+  if (pool == nullptr || n <= 1) {
+    for (int i = 0; i < n; ++i) fn(i, n);
+  } else {
+    pool->RunChunks(n, fn);
+  }
+}
+
 }  // namespace
 
 absl::Status F16KvAttention(const F16KvAttentionParams& p, ThreadPool* pool) {
@@ -228,22 +246,20 @@ absl::Status F16KvAttention(const F16KvAttentionParams& p, ThreadPool* pool) {
     converted.resize(to_convert.size());
     conv_index.assign(static_cast<size_t>(p.batch.num_seqs) * nkv, -1);
     for (size_t i = 0; i < to_convert.size(); ++i) conv_index[to_convert[i]] = static_cast<int32_t>(i);
-    auto convert = [&](int t, int nt) {
-      for (size_t i = t; i < to_convert.size(); i += nt) {
-        ConvertKv(p, ops, to_convert[i] / nkv, to_convert[i] % nkv, converted[i]);
-      }
-    };
-    ThreadPool::RunOrInline(pool, to_convert.size(), convert);
+    auto convert = [&](int i, int /*n*/) { ConvertKv(p, ops, to_convert[i] / nkv, to_convert[i] % nkv, converted[i]); };
+    RunEach(pool, static_cast<int>(to_convert.size()), convert);
   }
-  auto run = [&](int t, int nt) {
+  // Causal prefill items differ in cost (a later tile sees more keys): the costliest
+  // first, each item taken by whichever thread is free (a thread slowed by another
+  // process no longer holds up a fixed share of the items).
+  std::stable_sort(items.begin(), items.end(), [&](const Item& a, const Item& b) { return ItemCost(p, a) > ItemCost(p, b); });
+  auto run = [&](int i, int /*n*/) {
     thread_local Scratch scratch;
-    for (size_t i = t; i < items.size(); i += nt) {
-      const Item& it = items[i];
-      const int32_t ci = conv_index.empty() ? -1 : conv_index[it.seq * nkv + it.kv_head];
-      RunItem(p, ops, it, ci >= 0 ? &converted[ci] : nullptr, scratch);
-    }
+    const Item& it = items[i];
+    const int32_t ci = conv_index.empty() ? -1 : conv_index[it.seq * nkv + it.kv_head];
+    RunItem(p, ops, it, ci >= 0 ? &converted[ci] : nullptr, scratch);
   };
-  ThreadPool::RunOrInline(pool, items.size(), run);
+  RunEach(pool, static_cast<int>(items.size()), run);
   return absl::OkStatus();
 }
 
