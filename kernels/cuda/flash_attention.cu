@@ -1,6 +1,11 @@
 #include "kernels/cuda/flash_attention.cuh"
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
 #include "kernels/cuda/attention_core.cuh"
+#include "kernels/cuda/prefill_wgmma.cuh"
 
 #include "kernels/cuda/mma_utils.cuh"
 #include "kernels/cuda/type_utils.cuh"
@@ -40,18 +45,6 @@ struct SplitArgs {
   const float* extra_lse;  // its lse (natural log)
 };
 
-// Element offset of key `token` of this sequence / KV head inside the K (= V) storage.
-template <KvSource kSource>
-__device__ __forceinline__ int64_t KeyRowOffset(const PrefillParams& p, int64_t seq_kv_start, int kv_head, int token,
-                                                const int32_t* blocks, int head_dim) {
-  if constexpr (kSource == KvSource::kPaged) {
-    const int bs = p.kv.block_size;
-    return ((static_cast<int64_t>(blocks[token / bs]) * p.kv.num_kv_heads + kv_head) * bs + token % bs) * head_dim;
-  } else {
-    return ((seq_kv_start + token) * p.kv.num_kv_heads + kv_head) * head_dim;
-  }
-}
-
 // Fills row_off[r] with the row index (element offset / head_dim) of key tile_start + r,
 // or -1 past kv_len. K and V share
 // the layout, so one table serves both tiles; computing it once per tile keeps the
@@ -80,13 +73,6 @@ __device__ __forceinline__ void LoadKvTile(const T* base, T* smem, const int32_t
     const T* src = base + (r >= 0 ? static_cast<int64_t>(r) * kHeadDim + chunk * 8 : 0);
     CpAsync16(smem + SwizzledOffset<kHeadDim>(row, chunk), src, r >= 0);
   }
-}
-
-// 2^x on the SFU (ex2.approx.ftz): -inf gives 0, as the online softmax needs.
-__device__ __forceinline__ float FastExp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
 }
 
 template <int kWarps>
@@ -507,6 +493,21 @@ KernelStatus LaunchAttentionCore(const PrefillParams& p, const AttentionLaunch& 
   }
 }
 
+namespace {
+std::atomic<int>& PrefillPathSetting() {
+  static std::atomic<int> path{[] {
+    const char* env = std::getenv("RS_PREFILL_PATH");
+    if (env != nullptr && std::strcmp(env, "mma") == 0) return static_cast<int>(PrefillPath::kMma);
+    if (env != nullptr && std::strcmp(env, "wgmma") == 0) return static_cast<int>(PrefillPath::kWgmma);
+    return static_cast<int>(PrefillPath::kAuto);
+  }()};
+  return path;
+}
+}  // namespace
+
+void SetPrefillPath(PrefillPath path) { PrefillPathSetting().store(static_cast<int>(path)); }
+PrefillPath GetPrefillPath() { return static_cast<PrefillPath>(PrefillPathSetting().load()); }
+
 KernelStatus PrefillAttention(const PrefillParams& p, cudaStream_t stream) {
   KERNEL_CHECK_ARG(p.q != nullptr && p.o != nullptr && p.batch.q_indptr != nullptr, "prefill: null pointer");
   if (p.kv_source == KvSource::kPaged) {
@@ -514,6 +515,12 @@ KernelStatus PrefillAttention(const PrefillParams& p, cudaStream_t stream) {
                      "prefill: paged KV needs the cache and block tables");
   } else {
     KERNEL_CHECK_ARG(p.k && p.v && p.kv_indptr, "prefill: contiguous KV needs k, v and kv_indptr");
+  }
+  const PrefillPath path = GetPrefillPath();
+  if (path != PrefillPath::kMma) {
+    const bool wgmma = PrefillWgmmaSupported(p);
+    KERNEL_CHECK_ARG(wgmma || path == PrefillPath::kAuto, "prefill: the wgmma path needs sm_90, bf16/fp16, head_dim 64/128");
+    if (wgmma) return LaunchPrefillWgmma(p, stream);
   }
   AttentionLaunch l;
   l.warps = 4;
