@@ -65,18 +65,29 @@ __device__ __forceinline__ void ComputeRowTable(const PrefillParams& p, int64_t 
 }
 
 // cp.async of one [kBlockN, kHeadDim] K or V tile into the swizzled layout; rows with
-// table entry -1 are zero-filled (so 0 * garbage never makes NaN).
+// table entry -1 are zero-filled (so 0 * garbage never makes NaN). A thread copies the
+// same chunk of rows row0, row0 + kRowsPerPass, ...; kRowsPerPass is a multiple of 8, so
+// the swizzle (row % 8) and hence the shared offset step are the same on every pass.
 template <typename T, int kHeadDim>
 __device__ __forceinline__ void LoadKvTile(const T* base, unsigned char* tile, const int32_t* table) {
   constexpr int kChunks = kHeadDim / 8;
   constexpr int kRowsPerPass = kThreads / kChunks;
-  const int chunk = threadIdx.x % kChunks;
+  static_assert(kRowsPerPass % 8 == 0 && kBlockN % kRowsPerPass == 0);
+  const int chunk = threadIdx.x % kChunks, row0 = threadIdx.x / kChunks;
+  unsigned char* dst = tile + Sw128Offset(kBlockN, row0, chunk);
+  const T* src = base + chunk * 8;
 #pragma unroll
-  for (int row = threadIdx.x / kChunks; row < kBlockN; row += kRowsPerPass) {
-    const int32_t r = table[row];
-    const T* src = base + (r >= 0 ? static_cast<int64_t>(r) * kHeadDim + chunk * 8 : 0);
-    CpAsync16(tile + Sw128Offset(kBlockN, row, chunk), src, r >= 0);
+  for (int it = 0; it < kBlockN / kRowsPerPass; ++it) {
+    // Missing rows (-1) copy 0 bytes from row 0: any address is fine, nothing is read.
+    const int32_t r = table[row0 + it * kRowsPerPass];
+    CpAsync16(dst + it * kRowsPerPass * 128, src + static_cast<uint64_t>(static_cast<uint32_t>(max(r, 0))) * kHeadDim,
+              r >= 0);
   }
+}
+
+template <int kId, int kCount>
+__device__ __forceinline__ void NamedBarrierSync() {
+  asm volatile("bar.sync %0, %1;\n" ::"n"(kId), "n"(kCount) : "memory");
 }
 
 // Online-softmax state of this thread's two rows (g and g + 8 of its warp's 16).
@@ -88,15 +99,18 @@ struct RowState {
 
 // Masks S (128 keys from tile_start), updates m and l, turns S into unnormalized
 // probabilities in place, and returns the factors the previous O must be scaled by.
-[[maybe_unused]] __device__ __forceinline__ void SoftmaxTile(float* s, RowState& st, int tile_start, bool need_mask, int kv_len,
-                                            bool causal, float qk_scale, int tq, float* rescale) {
+// kMask: the tile reaches past mask_from (causal diagonal or the sequence end); the
+// other tiles skip the per-element compares entirely.
+template <bool kMask>
+__device__ __forceinline__ void SoftmaxTile(float* s, RowState& st, int tile_start, int kv_len, bool causal,
+                                            float qk_scale, int tq, float* rescale) {
   float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
   for (int n = 0; n < kBlockN / 8; ++n) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       float& x = s[4 * n + e];
-      if (need_mask) {
+      if constexpr (kMask) {
         const int key = tile_start + n * 8 + 2 * tq + (e & 1);
         if (key >= kv_len || (causal && key > st.q_pos[e >> 1])) x = -INFINITY;
       }
@@ -251,7 +265,11 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
     WgmmaWait<0>();
 #pragma unroll
     for (int i = 0; i < kSAcc; ++i) FenceOperand(s[i]);
-    SoftmaxTile(s, st, 0, kBlockN > mask_from, kv_len, p.causal, qk_scale, tq, rescale);
+    if (kBlockN > mask_from) {
+      SoftmaxTile<true>(s, st, 0, kv_len, p.causal, qk_scale, tq, rescale);
+    } else {
+      SoftmaxTile<false>(s, st, 0, kv_len, p.causal, qk_scale, tq, rescale);
+    }
     PackP<T>(s, pf);
 
     for (int j = 1; j < num_tiles; ++j) {
@@ -268,6 +286,9 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
       WgmmaFence();
       qk_product(s, j & 1);
       WgmmaCommit();
+      // Both warpgroups' S products go to the tensor cores before either PV product, so
+      // both softmaxes can start early and overlap both PV products.
+      NamedBarrierSync<1, kThreads>();
       pv_product(pf, (j - 1) & 1);
       WgmmaCommit();
       // While the tensor cores work: V_j into the buffer PV_{j-2} read, K_{j+1} into the
@@ -280,7 +301,11 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
       WgmmaWait<1>();  // S_j landed; PV_{j-1} may still run
 #pragma unroll
       for (int i = 0; i < kSAcc; ++i) FenceOperand(s[i]);
-      SoftmaxTile(s, st, tile_start, tile_start + kBlockN > mask_from, kv_len, p.causal, qk_scale, tq, rescale);
+      if (tile_start + kBlockN > mask_from) {
+        SoftmaxTile<true>(s, st, tile_start, kv_len, p.causal, qk_scale, tq, rescale);
+      } else {
+        SoftmaxTile<false>(s, st, tile_start, kv_len, p.causal, qk_scale, tq, rescale);
+      }
       WgmmaWait<0>();  // PV_{j-1} landed: O is relative to the old max
 #pragma unroll
       for (int i = 0; i < kDAcc; ++i) {
