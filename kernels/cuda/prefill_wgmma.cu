@@ -47,41 +47,39 @@ struct Layout {
   static constexpr int kQBytes = kBlockM * kHeadDim * 2;
   static constexpr int kKvBytes = kBlockN * kHeadDim * 2;  // one K or V tile
   static constexpr int kTableOffset = kQBytes + 4 * kKvBytes;  // Q, K[2], V[2], then row tables
-  static constexpr int kSmemBytes = kTableOffset + 3 * kBlockN * 4 + 1024;  // + alignment slack
+  static constexpr int kSmemBytes = kTableOffset + 3 * kBlockN * 8 + 1024;  // + alignment slack
 };
 
-// Row index (element offset / head_dim) of each key of the tile starting at tile_start,
-// -1 past kv_len; shared by the K and V loads of the tile.
-template <KvSource kSource>
+// Byte offset of each key row of the tile starting at tile_start inside the K (= V)
+// storage (0 past kv_len: those rows are the tile's tail and are zero-filled); shared by
+// the K and V loads of the tile. Byte offsets (not row indices) keep the copy loop at one
+// 64-bit add per chunk.
+template <KvSource kSource, int kHeadDim>
 __device__ __forceinline__ void ComputeRowTable(const PrefillParams& p, int64_t seq_kv_start, int kv_head,
-                                                int tile_start, int kv_len, const int32_t* blocks, int32_t* table) {
+                                                int tile_start, int kv_len, const int32_t* blocks, int64_t* table) {
   const int r = threadIdx.x;
   if (r < kBlockN) {
     const int token = tile_start + r;
-    table[r] = token < kv_len
-                   ? static_cast<int32_t>(KeyRowOffset<kSource>(p, seq_kv_start, kv_head, token, blocks, 1))
-                   : -1;
+    table[r] = token < kv_len ? KeyRowOffset<kSource>(p, seq_kv_start, kv_head, token, blocks, kHeadDim) * 2 : 0;
   }
 }
 
-// cp.async of one [kBlockN, kHeadDim] K or V tile into the swizzled layout; rows with
-// table entry -1 are zero-filled (so 0 * garbage never makes NaN). A thread copies the
+// cp.async of one [kBlockN, kHeadDim] K or V tile into the swizzled layout; rows from
+// valid_rows on (past kv_len) are zero-filled (so 0 * garbage never makes NaN). A thread copies the
 // same chunk of rows row0, row0 + kRowsPerPass, ...; kRowsPerPass is a multiple of 8, so
 // the swizzle (row % 8) and hence the shared offset step are the same on every pass.
 template <typename T, int kHeadDim>
-__device__ __forceinline__ void LoadKvTile(const T* base, unsigned char* tile, const int32_t* table) {
+__device__ __forceinline__ void LoadKvTile(const T* base, unsigned char* tile, const int64_t* table, int valid_rows) {
   constexpr int kChunks = kHeadDim / 8;
   constexpr int kRowsPerPass = kThreads / kChunks;
   static_assert(kRowsPerPass % 8 == 0 && kBlockN % kRowsPerPass == 0);
   const int chunk = threadIdx.x % kChunks, row0 = threadIdx.x / kChunks;
   unsigned char* dst = tile + Sw128Offset(kBlockN, row0, chunk);
-  const T* src = base + chunk * 8;
+  const unsigned char* src = reinterpret_cast<const unsigned char*>(base) + chunk * 16;
 #pragma unroll
   for (int it = 0; it < kBlockN / kRowsPerPass; ++it) {
-    // Missing rows (-1) copy 0 bytes from row 0: any address is fine, nothing is read.
-    const int32_t r = table[row0 + it * kRowsPerPass];
-    CpAsync16(dst + it * kRowsPerPass * 128, src + static_cast<uint64_t>(static_cast<uint32_t>(max(r, 0))) * kHeadDim,
-              r >= 0);
+    const int row = row0 + it * kRowsPerPass;
+    CpAsync16(dst + it * kRowsPerPass * 128, src + table[row], row < valid_rows);
   }
 }
 
@@ -104,7 +102,8 @@ struct RowState {
 template <bool kMask>
 __device__ __forceinline__ void SoftmaxTile(float* s, RowState& st, int tile_start, int kv_len, bool causal,
                                             float qk_scale, int tq, float* rescale) {
-  float tile_max[2] = {-INFINITY, -INFINITY};
+  // Two partial maxima / sums per row (columns e & 1) halve the dependent chains.
+  float part_max[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
 #pragma unroll
   for (int n = 0; n < kBlockN / 8; ++n) {
 #pragma unroll
@@ -114,9 +113,10 @@ __device__ __forceinline__ void SoftmaxTile(float* s, RowState& st, int tile_sta
         const int key = tile_start + n * 8 + 2 * tq + (e & 1);
         if (key >= kv_len || (causal && key > st.q_pos[e >> 1])) x = -INFINITY;
       }
-      tile_max[e >> 1] = fmaxf(tile_max[e >> 1], x);
+      part_max[e] = fmaxf(part_max[e], x);
     }
   }
+  float tile_max[2] = {fmaxf(part_max[0], part_max[1]), fmaxf(part_max[2], part_max[3])};
   float neg_m[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -127,14 +127,14 @@ __device__ __forceinline__ void SoftmaxTile(float* s, RowState& st, int tile_sta
     st.m[r] = m_new;
     neg_m[r] = m_new == -INFINITY ? 0.0f : -m_new * qk_scale;
   }
-  float sum[2] = {0.0f, 0.0f};
+  float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
   for (int i = 0; i < kBlockN / 2; ++i) {
     s[i] = FastExp2(fmaf(s[i], qk_scale, neg_m[(i >> 1) & 1]));
-    sum[(i >> 1) & 1] += s[i];
+    sum[i & 3] += s[i];
   }
 #pragma unroll
-  for (int r = 0; r < 2; ++r) st.l[r] = st.l[r] * rescale[r] + sum[r];
+  for (int r = 0; r < 2; ++r) st.l[r] = st.l[r] * rescale[r] + (sum[2 * r] + sum[2 * r + 1]);
 }
 
 // P (fp32 S accumulators, 16 n8 tiles) -> A fragments of the PV product: k-step kk takes
@@ -165,7 +165,7 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
   unsigned char* q_s = smem;
   unsigned char* k_s = smem + L::kQBytes;      // [2] tiles
   unsigned char* v_s = k_s + 2 * L::kKvBytes;  // [2] tiles
-  int32_t(*tables)[kBlockN] = reinterpret_cast<int32_t(*)[kBlockN]>(smem + L::kTableOffset);  // [3]
+  int64_t(*tables)[kBlockN] = reinterpret_cast<int64_t(*)[kBlockN]>(smem + L::kTableOffset);  // [3]
 
   const int seq = blockIdx.z;
   const int kv_head = blockIdx.y;
@@ -241,13 +241,13 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
     };
 
     // Prologue: row tables of tiles 0 and 1, Q + K_0, V_0, S_0, K_1, softmax of S_0.
-    ComputeRowTable<kSource>(p, seq_kv_start, kv_head, 0, kv_len, blocks, tables[0]);
+    ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, 0, kv_len, blocks, tables[0]);
     __syncthreads();
-    LoadKvTile<T, kHeadDim>(k_base, k_s, tables[0]);
+    LoadKvTile<T, kHeadDim>(k_base, k_s, tables[0], kv_len);
     CpAsyncCommit();  // Q + K_0
-    LoadKvTile<T, kHeadDim>(v_base, v_s, tables[0]);
+    LoadKvTile<T, kHeadDim>(v_base, v_s, tables[0], kv_len);
     CpAsyncCommit();  // V_0
-    if (num_tiles > 1) ComputeRowTable<kSource>(p, seq_kv_start, kv_head, kBlockN, kv_len, blocks, tables[1]);
+    if (num_tiles > 1) ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, kBlockN, kv_len, blocks, tables[1]);
     CpAsyncWait<1>();
     FenceProxyAsyncShared();
     __syncthreads();
@@ -260,7 +260,7 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
     WgmmaFence();
     qk_product(s, 0);
     WgmmaCommit();
-    if (num_tiles > 1) LoadKvTile<T, kHeadDim>(k_base, k_s + L::kKvBytes, tables[1]);
+    if (num_tiles > 1) LoadKvTile<T, kHeadDim>(k_base, k_s + L::kKvBytes, tables[1], kv_len - kBlockN);
     CpAsyncCommit();  // K_1 (maybe empty)
     WgmmaWait<0>();
 #pragma unroll
@@ -277,7 +277,7 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
       // Table of tile j + 1 (its slot last served tile j - 2, whose loads every thread
       // issued before the previous barrier).
       if (j + 1 < num_tiles) {
-        ComputeRowTable<kSource>(p, seq_kv_start, kv_head, tile_start + kBlockN, kv_len, blocks, tables[(j + 1) % 3]);
+        ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, tile_start + kBlockN, kv_len, blocks, tables[(j + 1) % 3]);
       }
       CpAsyncWait<0>();  // V_{j-1} and K_j landed (this thread's copies)
       FenceProxyAsyncShared();
@@ -293,9 +293,10 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
       WgmmaCommit();
       // While the tensor cores work: V_j into the buffer PV_{j-2} read, K_{j+1} into the
       // one S_{j-1} read.
-      LoadKvTile<T, kHeadDim>(v_base, v_s + (j & 1) * L::kKvBytes, tables[j % 3]);
+      LoadKvTile<T, kHeadDim>(v_base, v_s + (j & 1) * L::kKvBytes, tables[j % 3], kv_len - tile_start);
       CpAsyncCommit();
-      if (j + 1 < num_tiles) LoadKvTile<T, kHeadDim>(k_base, k_s + ((j + 1) & 1) * L::kKvBytes, tables[(j + 1) % 3]);
+      if (j + 1 < num_tiles) LoadKvTile<T, kHeadDim>(k_base, k_s + ((j + 1) & 1) * L::kKvBytes, tables[(j + 1) % 3],
+                                kv_len - tile_start - kBlockN);
       CpAsyncCommit();
 
       WgmmaWait<1>();  // S_j landed; PV_{j-1} may still run
