@@ -35,6 +35,18 @@ __device__ __forceinline__ float FastExp2(float x) {
   return y;
 }
 
+// Split-KV outputs of one launch (num_chunks > 1): see SplitWorkspaceBytes.
+struct SplitArgs {
+  int32_t num_chunks;
+  int32_t chunk_size;
+  int32_t num_q_tokens;
+  bool write_partial;  // num_chunks > 1, or a state to merge in (extra_o)
+  float* partial_o;
+  float* partial_lse;
+  const void* extra_o;     // optional [num_q_tokens, num_q_heads, head_dim] state to merge in
+  const float* extra_lse;  // its lse (natural log)
+};
+
 // How one launch is cut. PrefillParams.batch.q_indptr == nullptr means decode mode: one
 // query token per sequence, token s of q belongs to sequence s.
 struct AttentionLaunch {

@@ -12,6 +12,22 @@
 
 namespace radixserve::kernels::cuda {
 namespace {
+std::atomic<int>& PrefillPathSetting() {
+  static std::atomic<int> path{[] {
+    const char* env = std::getenv("RS_PREFILL_PATH");
+    if (env != nullptr && std::strcmp(env, "mma") == 0) return static_cast<int>(PrefillPath::kMma);
+    if (env != nullptr && std::strcmp(env, "wgmma") == 0) return static_cast<int>(PrefillPath::kWgmma);
+    return static_cast<int>(PrefillPath::kAuto);
+  }()};
+  return path;
+}
+
+// The 4-warp prefill tiles run on the wgmma kernel wherever it applies, unless the mma.sync
+// kernel is forced (prefill mode only: decode and its 1-warp tiles stay on mma.sync).
+bool UseWgmma(const PrefillParams& p) {
+  return PrefillPathSetting().load() != static_cast<int>(PrefillPath::kMma) && p.batch.q_indptr != nullptr &&
+         PrefillWgmmaSupported(p);
+}
 
 constexpr int kBlockN = kAttnBlockN;  // keys per tile
 constexpr float kLog2e = 1.4426950408889634f;
@@ -33,17 +49,6 @@ struct SeqInfo {
   int q_start, q_len, kv_len;
 };
 
-// Split-KV outputs of one launch (num_chunks > 1): see SplitWorkspaceBytes.
-struct SplitArgs {
-  int32_t num_chunks;
-  int32_t chunk_size;
-  int32_t num_q_tokens;
-  bool write_partial;  // num_chunks > 1, or a state to merge in (extra_o)
-  float* partial_o;
-  float* partial_lse;
-  const void* extra_o;     // optional [num_q_tokens, num_q_heads, head_dim] state to merge in
-  const float* extra_lse;  // its lse (natural log)
-};
 
 // Fills row_off[r] with the row index (element offset / head_dim) of key tile_start + r,
 // or -1 past kv_len. K and V share
@@ -426,9 +431,15 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
     split.partial_o = static_cast<float*>(l.workspace);
     split.partial_lse = split.partial_o + static_cast<int64_t>(l.num_chunks) * l.num_q_tokens * p.num_q_heads * kHeadDim;
   }
-  const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, static_cast<unsigned>(z));
-  BatchPrefillKernel<T, kHeadDim, kSource, kWarps, kMTiles><<<grid, kWarps * 32, kSmem, stream>>>(p, split);
-  CUDA_RETURN_IF_LAUNCH_ERROR();
+  if (kWarps == 4 && UseWgmma(p)) {
+    // Same grid and split semantics on Hopper tensor cores (prefill_wgmma.cu).
+    static_assert(kWarps != 4 || kBlockM == 128, "the wgmma kernel's CTAs take 128 packed rows");
+    if (KernelStatus s = LaunchPrefillWgmma(p, split, stream); !s.ok()) return s;
+  } else {
+    const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, static_cast<unsigned>(z));
+    BatchPrefillKernel<T, kHeadDim, kSource, kWarps, kMTiles><<<grid, kWarps * 32, kSmem, stream>>>(p, split);
+    CUDA_RETURN_IF_LAUNCH_ERROR();
+  }
   if (split.write_partial) {
     if (l.merge_after != nullptr) CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream, l.merge_after, 0));
     constexpr int kRowsPerBlock = 128 / (kHeadDim / 4);
@@ -493,18 +504,6 @@ KernelStatus LaunchAttentionCore(const PrefillParams& p, const AttentionLaunch& 
   }
 }
 
-namespace {
-std::atomic<int>& PrefillPathSetting() {
-  static std::atomic<int> path{[] {
-    const char* env = std::getenv("RS_PREFILL_PATH");
-    if (env != nullptr && std::strcmp(env, "mma") == 0) return static_cast<int>(PrefillPath::kMma);
-    if (env != nullptr && std::strcmp(env, "wgmma") == 0) return static_cast<int>(PrefillPath::kWgmma);
-    return static_cast<int>(PrefillPath::kAuto);
-  }()};
-  return path;
-}
-}  // namespace
-
 void SetPrefillPath(PrefillPath path) { PrefillPathSetting().store(static_cast<int>(path)); }
 PrefillPath GetPrefillPath() { return static_cast<PrefillPath>(PrefillPathSetting().load()); }
 
@@ -516,12 +515,8 @@ KernelStatus PrefillAttention(const PrefillParams& p, cudaStream_t stream) {
   } else {
     KERNEL_CHECK_ARG(p.k && p.v && p.kv_indptr, "prefill: contiguous KV needs k, v and kv_indptr");
   }
-  const PrefillPath path = GetPrefillPath();
-  if (path != PrefillPath::kMma) {
-    const bool wgmma = PrefillWgmmaSupported(p);
-    KERNEL_CHECK_ARG(wgmma || path == PrefillPath::kAuto, "prefill: the wgmma path needs sm_90, bf16/fp16, head_dim 64/128");
-    if (wgmma) return LaunchPrefillWgmma(p, stream);
-  }
+  KERNEL_CHECK_ARG(GetPrefillPath() != PrefillPath::kWgmma || PrefillWgmmaSupported(p),
+                   "prefill: the wgmma path needs sm_90, bf16/fp16, head_dim 64/128");
   AttentionLaunch l;
   l.warps = 4;
   return LaunchAttentionCore(p, l, stream);

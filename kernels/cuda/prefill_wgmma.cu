@@ -150,10 +150,13 @@ __device__ __forceinline__ void PackP(const float* s, uint32_t* pf) {
   }
 }
 
-// grid: [ceil(max_q_len * group_size / kBlockM), num_kv_heads, num_seqs]; heaviest causal
-// tiles first.
+// grid: [ceil(max_q_len * group_size / kBlockM), num_kv_heads, num_seqs * num_chunks];
+// heaviest causal tiles first. With split.num_chunks > 1 the CTA covers keys [chunk *
+// chunk_size, (chunk + 1) * chunk_size) and writes a normalized partial state (lse in the
+// log2 domain) to the split workspace instead of o, as the mma.sync core does.
 template <typename T, int kHeadDim, KvSource kSource>
-__global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_constant__ PrefillParams p) {
+__global__ void __launch_bounds__(kThreads, 1)
+    PrefillWgmmaKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using L = Layout<kHeadDim>;
   constexpr int kChunks = kHeadDim / 8;
@@ -167,7 +170,8 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
   unsigned char* v_s = k_s + 2 * L::kKvBytes;  // [2] tiles
   int64_t(*tables)[kBlockN] = reinterpret_cast<int64_t(*)[kBlockN]>(smem + L::kTableOffset);  // [3]
 
-  const int seq = blockIdx.z;
+  const int seq = blockIdx.z / split.num_chunks;
+  const int chunk = blockIdx.z % split.num_chunks;
   const int kv_head = blockIdx.y;
   const int group_size = p.num_q_heads / p.kv.num_kv_heads;
   const int q_start = p.batch.q_indptr[seq];
@@ -181,13 +185,16 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
   const T* k_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.k_cache : p.k);
   const T* v_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.v_cache : p.v);
 
-  // Key range: causal rows see keys up to kv_len - q_len + token; tiles reaching past
-  // mask_from need the per-element mask.
+  // Key range: causal rows see keys up to kv_len - q_len + token; this CTA's chunk ends
+  // at key_limit (keys past it are masked, and not loaded); tiles reaching past mask_from
+  // need the per-element mask.
   const int last_row = min(row0 + kBlockM, packed_rows) - 1;
   const int first_token = row0 / group_size, last_token = last_row / group_size;
-  const int kv_end = p.causal ? min(kv_len, kv_len - q_len + last_token + 1) : kv_len;
-  const int mask_from = p.causal ? min(kv_len, kv_len - q_len + first_token + 1) : kv_len;
-  const int num_tiles = kv_end > 0 ? (kv_end + kBlockN - 1) / kBlockN : 0;
+  const int kv_begin = split.num_chunks > 1 ? chunk * split.chunk_size : 0;
+  const int key_limit = split.num_chunks > 1 ? min(kv_len, kv_begin + split.chunk_size) : kv_len;
+  const int kv_end = min(key_limit, p.causal ? kv_len - q_len + last_token + 1 : kv_len);
+  const int mask_from = min(key_limit, p.causal ? kv_len - q_len + first_token + 1 : kv_len);
+  const int num_tiles = kv_end > kv_begin ? (kv_end - kv_begin + kBlockN - 1) / kBlockN : 0;
 
   const int wg = threadIdx.x / 128;
   const int lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
@@ -241,13 +248,15 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
     };
 
     // Prologue: row tables of tiles 0 and 1, Q + K_0, V_0, S_0, K_1, softmax of S_0.
-    ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, 0, kv_len, blocks, tables[0]);
+    ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, kv_begin, key_limit, blocks, tables[0]);
     __syncthreads();
-    LoadKvTile<T, kHeadDim>(k_base, k_s, tables[0], kv_len);
+    LoadKvTile<T, kHeadDim>(k_base, k_s, tables[0], key_limit - kv_begin);
     CpAsyncCommit();  // Q + K_0
-    LoadKvTile<T, kHeadDim>(v_base, v_s, tables[0], kv_len);
+    LoadKvTile<T, kHeadDim>(v_base, v_s, tables[0], key_limit - kv_begin);
     CpAsyncCommit();  // V_0
-    if (num_tiles > 1) ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, kBlockN, kv_len, blocks, tables[1]);
+    if (num_tiles > 1) {
+      ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, kv_begin + kBlockN, key_limit, blocks, tables[1]);
+    }
     CpAsyncWait<1>();
     FenceProxyAsyncShared();
     __syncthreads();
@@ -260,24 +269,25 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
     WgmmaFence();
     qk_product(s, 0);
     WgmmaCommit();
-    if (num_tiles > 1) LoadKvTile<T, kHeadDim>(k_base, k_s + L::kKvBytes, tables[1], kv_len - kBlockN);
+    if (num_tiles > 1) LoadKvTile<T, kHeadDim>(k_base, k_s + L::kKvBytes, tables[1], key_limit - kv_begin - kBlockN);
     CpAsyncCommit();  // K_1 (maybe empty)
     WgmmaWait<0>();
 #pragma unroll
     for (int i = 0; i < kSAcc; ++i) FenceOperand(s[i]);
-    if (kBlockN > mask_from) {
-      SoftmaxTile<true>(s, st, 0, kv_len, p.causal, qk_scale, tq, rescale);
+    if (kv_begin + kBlockN > mask_from) {
+      SoftmaxTile<true>(s, st, kv_begin, key_limit, p.causal, qk_scale, tq, rescale);
     } else {
-      SoftmaxTile<false>(s, st, 0, kv_len, p.causal, qk_scale, tq, rescale);
+      SoftmaxTile<false>(s, st, kv_begin, key_limit, p.causal, qk_scale, tq, rescale);
     }
     PackP<T>(s, pf);
 
     for (int j = 1; j < num_tiles; ++j) {
-      const int tile_start = j * kBlockN;
+      const int tile_start = kv_begin + j * kBlockN;
       // Table of tile j + 1 (its slot last served tile j - 2, whose loads every thread
       // issued before the previous barrier).
       if (j + 1 < num_tiles) {
-        ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, tile_start + kBlockN, kv_len, blocks, tables[(j + 1) % 3]);
+        ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, tile_start + kBlockN, key_limit, blocks,
+                                           tables[(j + 1) % 3]);
       }
       CpAsyncWait<0>();  // V_{j-1} and K_j landed (this thread's copies)
       FenceProxyAsyncShared();
@@ -293,19 +303,19 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
       WgmmaCommit();
       // While the tensor cores work: V_j into the buffer PV_{j-2} read, K_{j+1} into the
       // one S_{j-1} read.
-      LoadKvTile<T, kHeadDim>(v_base, v_s + (j & 1) * L::kKvBytes, tables[j % 3], kv_len - tile_start);
+      LoadKvTile<T, kHeadDim>(v_base, v_s + (j & 1) * L::kKvBytes, tables[j % 3], key_limit - tile_start);
       CpAsyncCommit();
       if (j + 1 < num_tiles) LoadKvTile<T, kHeadDim>(k_base, k_s + ((j + 1) & 1) * L::kKvBytes, tables[(j + 1) % 3],
-                                kv_len - tile_start - kBlockN);
+                                key_limit - tile_start - kBlockN);
       CpAsyncCommit();
 
       WgmmaWait<1>();  // S_j landed; PV_{j-1} may still run
 #pragma unroll
       for (int i = 0; i < kSAcc; ++i) FenceOperand(s[i]);
       if (tile_start + kBlockN > mask_from) {
-        SoftmaxTile<true>(s, st, tile_start, kv_len, p.causal, qk_scale, tq, rescale);
+        SoftmaxTile<true>(s, st, tile_start, key_limit, p.causal, qk_scale, tq, rescale);
       } else {
-        SoftmaxTile<false>(s, st, tile_start, kv_len, p.causal, qk_scale, tq, rescale);
+        SoftmaxTile<false>(s, st, tile_start, key_limit, p.causal, qk_scale, tq, rescale);
       }
       WgmmaWait<0>();  // PV_{j-1} landed: O is relative to the old max
 #pragma unroll
@@ -343,6 +353,18 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
     const int head = kv_head * group_size + packed % group_size;
     const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
     const int64_t out_row = static_cast<int64_t>(q_start + token) * p.num_q_heads + head;
+    const float lse2 = l > 0.0f ? st.m[r] * qk_scale + log2f(l) : -INFINITY;
+    if (split.write_partial) {
+      const int64_t prow = static_cast<int64_t>(chunk) * split.num_q_tokens * p.num_q_heads + out_row;
+      float* part = split.partial_o + prow * kHeadDim;
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+        *reinterpret_cast<float2*>(part + d * 8 + 2 * tq) =
+            make_float2(o[4 * d + 2 * r] * inv_l, o[4 * d + 2 * r + 1] * inv_l);
+      }
+      if (tq == 0) split.partial_lse[prow] = lse2;
+      continue;
+    }
     T* out = out_base + out_row * kHeadDim;
 #pragma unroll
     for (int d = 0; d < kHeadDim / 8; ++d) {
@@ -350,7 +372,7 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
           PackPair<T>(o[4 * d + 2 * r] * inv_l, o[4 * d + 2 * r + 1] * inv_l);
     }
     if (p.maybe_lse != nullptr && tq == 0) {
-      p.maybe_lse[out_row] = l > 0.0f ? (st.m[r] * qk_scale + log2f(l)) * kLn2 : -INFINITY;
+      p.maybe_lse[out_row] = lse2 * kLn2;
     }
   }
 #else
@@ -359,7 +381,7 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(const __grid_c
 }
 
 template <typename T, int kHeadDim, KvSource kSource>
-KernelStatus Launch(const PrefillParams& p, cudaStream_t stream) {
+KernelStatus Launch(const PrefillParams& p, const SplitArgs& split, cudaStream_t stream) {
   constexpr int kSmem = Layout<kHeadDim>::kSmemBytes;
   const auto kernel = PrefillWgmmaKernel<T, kHeadDim, kSource>;
   // Raise the dynamic shared-memory limit once per instantiation (thread-safe static init).
@@ -367,24 +389,25 @@ KernelStatus Launch(const PrefillParams& p, cudaStream_t stream) {
   CUDA_RETURN_IF_ERROR(attr_status);
   const int group_size = p.num_q_heads / p.kv.num_kv_heads;
   const int64_t m_tiles = (static_cast<int64_t>(p.max_q_len) * group_size + kBlockM - 1) / kBlockM;
-  KERNEL_CHECK_ARG(m_tiles < (1LL << 31) && p.batch.num_seqs <= 65535, "prefill: grid too large");
+  const int64_t z = static_cast<int64_t>(p.batch.num_seqs) * split.num_chunks;
+  KERNEL_CHECK_ARG(m_tiles < (1LL << 31) && z <= 65535, "prefill: grid too large");
   if (m_tiles == 0) return KernelStatus::Ok();
-  const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, p.batch.num_seqs);
-  kernel<<<grid, kThreads, kSmem, stream>>>(p);
+  const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, static_cast<unsigned>(z));
+  kernel<<<grid, kThreads, kSmem, stream>>>(p, split);
   CUDA_RETURN_IF_LAUNCH_ERROR();
   return KernelStatus::Ok();
 }
 
 template <typename T, int kHeadDim>
-KernelStatus DispatchSource(const PrefillParams& p, cudaStream_t stream) {
-  if (p.kv_source == KvSource::kPaged) return Launch<T, kHeadDim, KvSource::kPaged>(p, stream);
-  return Launch<T, kHeadDim, KvSource::kContiguous>(p, stream);
+KernelStatus DispatchSource(const PrefillParams& p, const SplitArgs& split, cudaStream_t stream) {
+  if (p.kv_source == KvSource::kPaged) return Launch<T, kHeadDim, KvSource::kPaged>(p, split, stream);
+  return Launch<T, kHeadDim, KvSource::kContiguous>(p, split, stream);
 }
 
 template <typename T>
-KernelStatus DispatchHeadDim(const PrefillParams& p, cudaStream_t stream) {
-  if (p.kv.head_dim == 64) return DispatchSource<T, 64>(p, stream);
-  return DispatchSource<T, 128>(p, stream);
+KernelStatus DispatchHeadDim(const PrefillParams& p, const SplitArgs& split, cudaStream_t stream) {
+  if (p.kv.head_dim == 64) return DispatchSource<T, 64>(p, split, stream);
+  return DispatchSource<T, 128>(p, split, stream);
 }
 
 // Whether the current device is sm_90 (the sm_90a code in this binary runs only there),
@@ -415,11 +438,10 @@ bool PrefillWgmmaSupported(const PrefillParams& p) {
   return DeviceIsSm90();
 }
 
-KernelStatus LaunchPrefillWgmma(const PrefillParams& p, cudaStream_t stream) {
-  KERNEL_CHECK_ARG(p.kv.num_kv_heads > 0 && p.num_q_heads % p.kv.num_kv_heads == 0, "prefill: bad GQA ratio");
-  if (p.batch.num_seqs == 0) return KernelStatus::Ok();
-  if (p.dtype == ScalarType::kF16) return DispatchHeadDim<__half>(p, stream);
-  return DispatchHeadDim<__nv_bfloat16>(p, stream);
+KernelStatus LaunchPrefillWgmma(const PrefillParams& p, const SplitArgs& split, cudaStream_t stream) {
+  KERNEL_CHECK_ARG(p.batch.q_indptr != nullptr, "prefill: the wgmma kernel needs q_indptr");
+  if (p.dtype == ScalarType::kF16) return DispatchHeadDim<__half>(p, split, stream);
+  return DispatchHeadDim<__nv_bfloat16>(p, split, stream);
 }
 
 }  // namespace radixserve::kernels::cuda

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/attention_params.h"
+#include "kernels/cuda/attention_core.cuh"
 #include "kernels/cuda/cuda_status.cuh"
 
 namespace radixserve::kernels::cuda {
@@ -15,7 +16,11 @@ namespace radixserve::kernels::cuda {
 // KV, GQA, varlen, causal or not, cached prefixes are all supported.
 bool PrefillWgmmaSupported(const PrefillParams& p);
 
-// Launches the wgmma prefill (call only when PrefillWgmmaSupported(p)).
-KernelStatus LaunchPrefillWgmma(const PrefillParams& p, cudaStream_t stream);
+// Launches the wgmma kernel (call only when PrefillWgmmaSupported(p), prefill mode:
+// p.batch.q_indptr set) over the same grid as the 4-warp mma.sync core: [ceil(max_q_len *
+// group_size / 128), num_kv_heads, num_seqs * split.num_chunks]. With split.write_partial
+// it writes normalized partial states to the split workspace (the caller runs the merge),
+// else o and maybe_lse.
+KernelStatus LaunchPrefillWgmma(const PrefillParams& p, const SplitArgs& split, cudaStream_t stream);
 
 }  // namespace radixserve::kernels::cuda

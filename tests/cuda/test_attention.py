@@ -173,7 +173,7 @@ def test_prefill(lib, c):
     lib.rs_set_prefill_path(rs.PREFILL_AUTO)
 
 
-def run_cascade(lib, c, groups, hq, hkv, d, bs, dtype, max_suffix=200):
+def run_cascade(lib, c, groups, hq, hkv, d, bs, dtype, max_suffix=200, tag=""):
     """groups: list of (group_size, prefix_len)."""
     seq_suffix = []
     for gsize, _ in groups:
@@ -220,16 +220,24 @@ def run_cascade(lib, c, groups, hq, hkv, d, bs, dtype, max_suffix=200):
             ref_o.append(ro)
             ref_lse.append(rl)
             s += 1
-    name = f"cascade {dtype} {hq}/{hkv}x{d} bs={bs} groups={groups if len(groups) <= 4 else f'{len(groups)} groups'}"
+    name = f"cascade{tag} {dtype} {hq}/{hkv}x{d} bs={bs} groups={groups if len(groups) <= 4 else f'{len(groups)} groups'}"
     c.check(name + " o", o, torch.cat(ref_o), 1e-2)
     c.check(name + " lse", lse, torch.cat(ref_lse), 1e-4)
 
 
 def test_cascade(lib, c):
-    run_cascade(lib, c, [(4, 100), (1, 37), (3, 0), (8, 4096)], 32, 8, 128, 16, torch.bfloat16)
-    run_cascade(lib, c, [(5, 17), (2, 1)], 9, 3, 64, 16, torch.float16)
-    run_cascade(lib, c, [(64, 4096)], 32, 8, 128, 16, torch.bfloat16, max_suffix=128)
-    run_cascade(lib, c, [(3, 50), (2, 64)], 16, 2, 128, 1, torch.bfloat16, max_suffix=30)
+    # The shared-prefix pass runs on the prefill tiles (split-KV partials + merge): both kernels.
+    for path in rs.prefill_paths():
+        lib.rs_set_prefill_path(path)
+        tag = f"[{PATH_NAME[path]}]"
+        run_cascade(lib, c, [(4, 100), (1, 37), (3, 0), (8, 4096)], 32, 8, 128, 16, torch.bfloat16, tag=tag)
+        run_cascade(lib, c, [(5, 17), (2, 1)], 9, 3, 64, 16, torch.float16, tag=tag)
+        run_cascade(lib, c, [(64, 4096)], 32, 8, 128, 16, torch.bfloat16, max_suffix=128, tag=tag)
+        run_cascade(lib, c, [(3, 50), (2, 64)], 16, 2, 128, 1, torch.bfloat16, max_suffix=30, tag=tag)
+        # Prefixes that split into chunks ending mid-tile (300, 1000) and a long one with GQA 7.
+        run_cascade(lib, c, [(6, 1000), (2, 300)], 28, 4, 128, 16, torch.bfloat16, max_suffix=40, tag=tag)
+        run_cascade(lib, c, [(9, 2500)], 16, 4, 64, 8, torch.float16, max_suffix=20, tag=tag)
+    lib.rs_set_prefill_path(rs.PREFILL_AUTO)
 
 
 def test_merge_state(lib, c):
