@@ -216,7 +216,12 @@ def bench_cascade(lib, ceil, paged_decode_s):
             keep[0].num_blocks, BS, HK, D, 1, rs.ptr(gi), rs.ptr(pl), rs.ptr(keep[1]), rs.ptr(keep[3]), B, rs.ptr(sl),
             rs.ptr(keep[2]), rs.ptr(keep[4]), HQ, 1 / math.sqrt(D), B, P, S, rs.ptr(ws), wsb, rs.stream())
     fns = [make(PagedKv([P] + [S] * B, HK, D, BS, bf, extra_blocks=0)) for _ in range(3)]
-    ours = bench_graph(fns, calls=12)
+    # The shared-prefix pass on each prefill kernel this GPU has (wgmma on sm_90).
+    ours = {}
+    for path in reversed(rs.prefill_paths()):
+        lib.rs_set_prefill_path(path)
+        ours[path] = bench_graph(fns, calls=12)
+    lib.rs_set_prefill_path(rs.PREFILL_AUTO)
     # Baseline: paged decode of the same 64 x (4096 + 128) keys without sharing.
     kv2 = PagedKv([P + S] * B, HK, D, BS, bf, extra_blocks=0)
     wsb2 = lib.rs_decode_workspace_bytes(B, HQ, HK, D, P + S)
@@ -225,8 +230,9 @@ def bench_cascade(lib, ceil, paged_decode_s):
         rs.BF16, rs.ptr(q), rs.ptr(o), None, rs.ptr(kv2.k_cache), rs.ptr(kv2.v_cache), kv2.num_blocks, BS, HK, D, B,
         rs.ptr(kv2.kv_lens), rs.ptr(kv2.block_indptr), rs.ptr(kv2.block_ids), HQ, 1 / math.sqrt(D), P + S,
         rs.ptr(ws2), wsb2, rs.stream())], calls=10)
-    add("cascade decode", f"B={B} prefix={P} suffix={S} {HQ}/{HK}x{D}", ours, base,
-        "our paged decode, no sharing (graph)", bytes_=2 * (P + B * S) * HK * D * 2, ceil=ceil)
+    for path, t in ours.items():
+        add(f"cascade decode {'wgmma' if path == rs.PREFILL_WGMMA else 'mma'}", f"B={B} prefix={P} suffix={S} {HQ}/{HK}x{D}",
+            t, base, "our paged decode, no sharing (graph)", bytes_=2 * (P + B * S) * HK * D * 2, ceil=ceil)
 
 
 def bench_prefill(lib, ceil):
@@ -240,8 +246,22 @@ def bench_prefill(lib, ceil):
     o = torch.empty_like(q)
     indptr = torch.arange(0, (B + 1) * L, L, dtype=torch.int32, device="cuda")
     scale = 1 / math.sqrt(D)
-    ours = bench(lambda: lib.rs_prefill(rs.BF16, 1, rs.ptr(q), rs.ptr(o), None, rs.ptr(k), rs.ptr(v), 0, 16, H, D, B,
-                                        rs.ptr(indptr), None, None, None, rs.ptr(indptr), H, scale, 1, L, st))
+    kv = PagedKv([L] * B, H, D, 16, bf, extra_blocks=0)
+
+    def contig():
+        lib.rs_prefill(rs.BF16, 1, rs.ptr(q), rs.ptr(o), None, rs.ptr(k), rs.ptr(v), 0, 16, H, D, B, rs.ptr(indptr),
+                       None, None, None, rs.ptr(indptr), H, scale, 1, L, st)
+
+    def paged():
+        lib.rs_prefill(rs.BF16, 0, rs.ptr(q), rs.ptr(o), None, rs.ptr(kv.k_cache), rs.ptr(kv.v_cache),
+                       kv.num_blocks, 16, H, D, B, rs.ptr(indptr), rs.ptr(kv.kv_lens), rs.ptr(kv.block_indptr),
+                       rs.ptr(kv.block_ids), None, H, scale, 1, L, st)
+    # Every kernel this GPU has (wgmma on sm_90, mma.sync everywhere), in the same run.
+    ours = {}
+    for path in reversed(rs.prefill_paths()):
+        lib.rs_set_prefill_path(path)
+        ours[path] = (bench(contig), bench(paged))
+    lib.rs_set_prefill_path(rs.PREFILL_AUTO)
     qt = q.view(B, L, H, D).transpose(1, 2)
     kt = k.view(B, L, H, D).transpose(1, 2)
     vt = v.view(B, L, H, D).transpose(1, 2)
@@ -254,17 +274,12 @@ def bench_prefill(lib, ceil):
                 results[name] = bench(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=True))
         except Exception as e:
             print(f"  prefill torch {name}: unavailable ({str(e).splitlines()[0][:80]})", flush=True)
-    for name, t in results.items():
-        add("prefill causal (contig KV)", f"B={B} H={H} L={L} D={D}", ours, t, name, flops=flops, ceil=ceil)
-    # Paged KV, same shape.
-    kv = PagedKv([L] * B, H, D, 16, bf, extra_blocks=0)
-    qi = indptr
-    ours_p = bench(lambda: lib.rs_prefill(rs.BF16, 0, rs.ptr(q), rs.ptr(o), None, rs.ptr(kv.k_cache),
-                                          rs.ptr(kv.v_cache), kv.num_blocks, 16, H, D, B, rs.ptr(qi),
-                                          rs.ptr(kv.kv_lens), rs.ptr(kv.block_indptr), rs.ptr(kv.block_ids), None, H,
-                                          scale, 1, L, st))
-    add("prefill causal (paged KV)", f"B={B} H={H} L={L} D={D} bs=16", ours_p, results.get("SDPA flash"),
-        "SDPA flash (contiguous)", flops=flops, ceil=ceil)
+    for path, (t_contig, t_paged) in ours.items():
+        tag = "wgmma" if path == rs.PREFILL_WGMMA else "mma"
+        for name, t in results.items():
+            add(f"prefill causal contig {tag}", f"B={B} H={H} L={L} D={D}", t_contig, t, name, flops=flops, ceil=ceil)
+        add(f"prefill causal paged {tag}", f"B={B} H={H} L={L} D={D} bs=16", t_paged, results.get("SDPA flash"),
+            "SDPA flash (contiguous)", flops=flops, ceil=ceil)
 
 
 def bench_quant(lib, ceil):

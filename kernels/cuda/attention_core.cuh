@@ -13,6 +13,40 @@ namespace radixserve::kernels::cuda {
 
 inline constexpr int kAttnBlockN = 64;  // keys per tile; split chunks are multiples of it
 
+// Device helpers shared by the mma.sync core (flash_attention.cu) and the sm_90a prefill
+// (prefill_wgmma.cu).
+
+// Element offset of key `token` of this sequence / KV head inside the K (= V) storage.
+template <KvSource kSource>
+__device__ __forceinline__ int64_t KeyRowOffset(const PrefillParams& p, int64_t seq_kv_start, int kv_head, int token,
+                                                const int32_t* blocks, int head_dim) {
+  if constexpr (kSource == KvSource::kPaged) {
+    const int bs = p.kv.block_size;
+    return ((static_cast<int64_t>(blocks[token / bs]) * p.kv.num_kv_heads + kv_head) * bs + token % bs) * head_dim;
+  } else {
+    return ((seq_kv_start + token) * p.kv.num_kv_heads + kv_head) * head_dim;
+  }
+}
+
+// 2^x on the SFU (ex2.approx.ftz): -inf gives 0, as the online softmax needs.
+__device__ __forceinline__ float FastExp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Split-KV outputs of one launch (num_chunks > 1): see SplitWorkspaceBytes.
+struct SplitArgs {
+  int32_t num_chunks;
+  int32_t chunk_size;
+  int32_t num_q_tokens;
+  bool write_partial;  // num_chunks > 1, or a state to merge in (extra_o)
+  float* partial_o;
+  float* partial_lse;
+  const void* extra_o;     // optional [num_q_tokens, num_q_heads, head_dim] state to merge in
+  const float* extra_lse;  // its lse (natural log)
+};
+
 // How one launch is cut. PrefillParams.batch.q_indptr == nullptr means decode mode: one
 // query token per sequence, token s of q belongs to sequence s.
 struct AttentionLaunch {

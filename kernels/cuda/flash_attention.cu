@@ -1,12 +1,33 @@
 #include "kernels/cuda/flash_attention.cuh"
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
 #include "kernels/cuda/attention_core.cuh"
+#include "kernels/cuda/prefill_wgmma.cuh"
 
 #include "kernels/cuda/mma_utils.cuh"
 #include "kernels/cuda/type_utils.cuh"
 
 namespace radixserve::kernels::cuda {
 namespace {
+std::atomic<int>& PrefillPathSetting() {
+  static std::atomic<int> path{[] {
+    const char* env = std::getenv("RS_PREFILL_PATH");
+    if (env != nullptr && std::strcmp(env, "mma") == 0) return static_cast<int>(PrefillPath::kMma);
+    if (env != nullptr && std::strcmp(env, "wgmma") == 0) return static_cast<int>(PrefillPath::kWgmma);
+    return static_cast<int>(PrefillPath::kAuto);
+  }()};
+  return path;
+}
+
+// The 4-warp prefill tiles run on the wgmma kernel wherever it applies, unless the mma.sync
+// kernel is forced (prefill mode only: decode and its 1-warp tiles stay on mma.sync).
+bool UseWgmma(const PrefillParams& p) {
+  return PrefillPathSetting().load() != static_cast<int>(PrefillPath::kMma) && p.batch.q_indptr != nullptr &&
+         PrefillWgmmaSupported(p);
+}
 
 constexpr int kBlockN = kAttnBlockN;  // keys per tile
 constexpr float kLog2e = 1.4426950408889634f;
@@ -28,29 +49,6 @@ struct SeqInfo {
   int q_start, q_len, kv_len;
 };
 
-// Split-KV outputs of one launch (num_chunks > 1): see SplitWorkspaceBytes.
-struct SplitArgs {
-  int32_t num_chunks;
-  int32_t chunk_size;
-  int32_t num_q_tokens;
-  bool write_partial;  // num_chunks > 1, or a state to merge in (extra_o)
-  float* partial_o;
-  float* partial_lse;
-  const void* extra_o;     // optional [num_q_tokens, num_q_heads, head_dim] state to merge in
-  const float* extra_lse;  // its lse (natural log)
-};
-
-// Element offset of key `token` of this sequence / KV head inside the K (= V) storage.
-template <KvSource kSource>
-__device__ __forceinline__ int64_t KeyRowOffset(const PrefillParams& p, int64_t seq_kv_start, int kv_head, int token,
-                                                const int32_t* blocks, int head_dim) {
-  if constexpr (kSource == KvSource::kPaged) {
-    const int bs = p.kv.block_size;
-    return ((static_cast<int64_t>(blocks[token / bs]) * p.kv.num_kv_heads + kv_head) * bs + token % bs) * head_dim;
-  } else {
-    return ((seq_kv_start + token) * p.kv.num_kv_heads + kv_head) * head_dim;
-  }
-}
 
 // Fills row_off[r] with the row index (element offset / head_dim) of key tile_start + r,
 // or -1 past kv_len. K and V share
@@ -80,13 +78,6 @@ __device__ __forceinline__ void LoadKvTile(const T* base, T* smem, const int32_t
     const T* src = base + (r >= 0 ? static_cast<int64_t>(r) * kHeadDim + chunk * 8 : 0);
     CpAsync16(smem + SwizzledOffset<kHeadDim>(row, chunk), src, r >= 0);
   }
-}
-
-// 2^x on the SFU (ex2.approx.ftz): -inf gives 0, as the online softmax needs.
-__device__ __forceinline__ float FastExp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
 }
 
 template <int kWarps>
@@ -440,9 +431,15 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
     split.partial_o = static_cast<float*>(l.workspace);
     split.partial_lse = split.partial_o + static_cast<int64_t>(l.num_chunks) * l.num_q_tokens * p.num_q_heads * kHeadDim;
   }
-  const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, static_cast<unsigned>(z));
-  BatchPrefillKernel<T, kHeadDim, kSource, kWarps, kMTiles><<<grid, kWarps * 32, kSmem, stream>>>(p, split);
-  CUDA_RETURN_IF_LAUNCH_ERROR();
+  if (kWarps == 4 && UseWgmma(p)) {
+    // Same grid and split semantics on Hopper tensor cores (prefill_wgmma.cu).
+    static_assert(kWarps != 4 || kBlockM == 128, "the wgmma kernel's CTAs take 128 packed rows");
+    if (KernelStatus s = LaunchPrefillWgmma(p, split, stream); !s.ok()) return s;
+  } else {
+    const dim3 grid(static_cast<unsigned>(m_tiles), p.kv.num_kv_heads, static_cast<unsigned>(z));
+    BatchPrefillKernel<T, kHeadDim, kSource, kWarps, kMTiles><<<grid, kWarps * 32, kSmem, stream>>>(p, split);
+    CUDA_RETURN_IF_LAUNCH_ERROR();
+  }
   if (split.write_partial) {
     if (l.merge_after != nullptr) CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream, l.merge_after, 0));
     constexpr int kRowsPerBlock = 128 / (kHeadDim / 4);
@@ -507,6 +504,9 @@ KernelStatus LaunchAttentionCore(const PrefillParams& p, const AttentionLaunch& 
   }
 }
 
+void SetPrefillPath(PrefillPath path) { PrefillPathSetting().store(static_cast<int>(path)); }
+PrefillPath GetPrefillPath() { return static_cast<PrefillPath>(PrefillPathSetting().load()); }
+
 KernelStatus PrefillAttention(const PrefillParams& p, cudaStream_t stream) {
   KERNEL_CHECK_ARG(p.q != nullptr && p.o != nullptr && p.batch.q_indptr != nullptr, "prefill: null pointer");
   if (p.kv_source == KvSource::kPaged) {
@@ -515,6 +515,8 @@ KernelStatus PrefillAttention(const PrefillParams& p, cudaStream_t stream) {
   } else {
     KERNEL_CHECK_ARG(p.k && p.v && p.kv_indptr, "prefill: contiguous KV needs k, v and kv_indptr");
   }
+  KERNEL_CHECK_ARG(GetPrefillPath() != PrefillPath::kWgmma || PrefillWgmmaSupported(p),
+                   "prefill: the wgmma path needs sm_90, bf16/fp16, head_dim 64/128");
   AttentionLaunch l;
   l.warps = 4;
   return LaunchAttentionCore(p, l, stream);

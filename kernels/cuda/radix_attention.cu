@@ -53,8 +53,10 @@ AttentionLaunch PlanPrefix(int32_t num_groups, int32_t num_seqs, int32_t num_q_h
   if (num_groups <= 0 || num_kv_heads <= 0) return AttentionLaunch{};
   const int64_t rows = static_cast<int64_t>(max_group_size) * (num_q_heads / num_kv_heads);
   const int64_t base = (rows + 127) / 128 * num_kv_heads * num_groups;  // 128-row prefill CTAs
-  // About two CTAs per SM (one wave); the suffix decode runs alongside.
-  AttentionLaunch l = PlanSplit(4, base, num_groups, max_prefix_len, 256, 132 * 2);
+  // About one CTA per SM; the suffix decode runs alongside. (The wgmma prefix tiles take
+  // a whole SM each: at 2 per SM the 256 chunks of the benchmark ran as two waves, 48.4 µs
+  // vs 41.1 µs; the mma.sync tiles were 49.0 vs 48.2 µs, H200, same run.)
+  AttentionLaunch l = PlanSplit(4, base, num_groups, max_prefix_len, 256, 132);
   l.num_q_tokens = num_seqs;
   return l;
 }

@@ -216,6 +216,13 @@ int rs_prefill(int dtype, int kv_source, const void* q, void* o, float* lse, con
   return Report(rc::PrefillAttention(p, Stream(stream)));
 }
 
+// 0 auto, 1 mma.sync, 2 wgmma (rc::PrefillPath); returns the previous setting.
+int rs_set_prefill_path(int path) {
+  const int prev = static_cast<int>(rc::GetPrefillPath());
+  rc::SetPrefillPath(static_cast<rc::PrefillPath>(path));
+  return prev;
+}
+
 int64_t rs_cascade_workspace_bytes(int num_groups, int num_seqs, int num_q_heads, int num_kv_heads, int head_dim,
                                    int max_group_size, int max_prefix_len, int max_suffix_len) {
   return rc::CascadeWorkspaceBytes(num_groups, num_seqs, num_q_heads, num_kv_heads, head_dim, max_group_size,

@@ -10,6 +10,12 @@ import sys
 import torch
 
 F32, F16, BF16 = 0, 1, 2
+PREFILL_AUTO, PREFILL_MMA, PREFILL_WGMMA = 0, 1, 2  # rs_set_prefill_path
+
+
+def prefill_paths():
+    """The prefill kernels this GPU can run: mma.sync everywhere, wgmma on sm_90."""
+    return [PREFILL_MMA, PREFILL_WGMMA] if torch.cuda.get_device_capability() == (9, 0) else [PREFILL_MMA]
 DTYPE_CODE = {torch.float32: F32, torch.float16: F16, torch.bfloat16: BF16}
 
 _P = ctypes.c_void_p
@@ -54,6 +60,9 @@ class Lib:
         self._lib.rs_last_error.restype = ctypes.c_char_p
         self._lib.rs_sample_uniform.argtypes = [_U64, _U64]
         self._lib.rs_sample_uniform.restype = ctypes.c_float
+        # Returns the previous path (not a status): 0 auto, 1 mma.sync, 2 wgmma.
+        self._lib.rs_set_prefill_path.argtypes = [_I]
+        self._lib.rs_set_prefill_path.restype = ctypes.c_int
 
     def __getattr__(self, name):
         fn = getattr(self._lib, name)

@@ -101,7 +101,11 @@ def test_decode(lib, c):
             c.check(name + " lse", lse, ref_lse, 1e-4)
 
 
-def run_prefill(lib, c, q_lens, kv_lens, hq, hkv, d, bs, dtype, source, causal=True):
+PATH_NAME = {rs.PREFILL_AUTO: "auto", rs.PREFILL_MMA: "mma", rs.PREFILL_WGMMA: "wgmma"}
+
+
+def run_prefill(lib, c, q_lens, kv_lens, hq, hkv, d, bs, dtype, source, causal=True, path=rs.PREFILL_AUTO):
+    lib.rs_set_prefill_path(path)
     kv = PagedKv(kv_lens, hkv, d, bs, dtype)
     b = len(q_lens)
     total_q = sum(q_lens)
@@ -129,7 +133,7 @@ def run_prefill(lib, c, q_lens, kv_lens, hq, hkv, d, bs, dtype, source, causal=T
         ref_lse.append(rl)
     ref_o, ref_lse = torch.cat(ref_o), torch.cat(ref_lse)
     qs = str(q_lens) if len(q_lens) <= 4 else f"{len(q_lens)} seqs"
-    name = (f"prefill {'paged' if source == 0 else 'contig'} {'causal' if causal else 'full'} {dtype} "
+    name = (f"prefill[{PATH_NAME[path]}] {'paged' if source == 0 else 'contig'} {'causal' if causal else 'full'} {dtype} "
             f"{hq}/{hkv}x{d} bs={bs} q={qs} kv={kv_lens if len(kv_lens) <= 4 else '...'}")
     c.check(name + " o", o, ref_o, 1e-2)
     c.check(name + " lse", lse, ref_lse, 1e-4)
@@ -146,19 +150,30 @@ def test_prefill(lib, c):
         ([random.randint(1, 300) for _ in range(12)], [random.randint(0, 500) for _ in range(12)], 16, 2, 128, 8),
         ([2048], [0], 8, 2, 128, 16),
         ([1000], [3000], 32, 8, 128, 16),
+        # The wgmma path's tiles are 128 packed query rows x 128 keys: lengths off those
+        # multiples, prefixes ending just before / at / after a key tile, GQA groups of 7
+        # and 4 whose packed rows straddle row tiles mid-token, head_dim 64, long MHA.
+        ([129, 255, 383], [0, 127, 129], 32, 32, 128, 16),
+        ([37, 300, 2], [128, 1, 255], 28, 4, 128, 16),
+        ([131, 513], [250, 0], 16, 4, 64, 8),
+        ([1024, 700], [0, 1000], 8, 8, 128, 16),
+        ([4096], [0], 4, 4, 128, 16),
     ]
-    for dtype in [torch.bfloat16, torch.float16]:
-        for q_lens, prefix, hq, hkv, d, bs in cases:
-            kv_lens = [a + b for a, b in zip(q_lens, prefix)]
-            for source in (0, 1):
-                if dtype == torch.float16 and source == 1 and len(q_lens) > 4:
-                    continue
-                run_prefill(lib, c, q_lens, kv_lens, hq, hkv, d, bs, dtype, source)
-    # Non-causal (the cascade's prefix pass).
-    run_prefill(lib, c, [7, 64, 1], [300, 64, 5], 32, 8, 128, 16, torch.bfloat16, 0, causal=False)
+    for path in rs.prefill_paths():
+        for dtype in [torch.bfloat16, torch.float16]:
+            for q_lens, prefix, hq, hkv, d, bs in cases:
+                kv_lens = [a + b for a, b in zip(q_lens, prefix)]
+                for source in (0, 1):
+                    if dtype == torch.float16 and source == 1 and len(q_lens) > 4:
+                        continue
+                    run_prefill(lib, c, q_lens, kv_lens, hq, hkv, d, bs, dtype, source, path=path)
+        # Non-causal (the cascade's prefix pass).
+        run_prefill(lib, c, [7, 64, 1], [300, 64, 5], 32, 8, 128, 16, torch.bfloat16, 0, causal=False, path=path)
+        run_prefill(lib, c, [200, 129], [200, 199], 16, 4, 64, 16, torch.float16, 1, causal=False, path=path)
+    lib.rs_set_prefill_path(rs.PREFILL_AUTO)
 
 
-def run_cascade(lib, c, groups, hq, hkv, d, bs, dtype, max_suffix=200):
+def run_cascade(lib, c, groups, hq, hkv, d, bs, dtype, max_suffix=200, tag=""):
     """groups: list of (group_size, prefix_len)."""
     seq_suffix = []
     for gsize, _ in groups:
@@ -205,16 +220,24 @@ def run_cascade(lib, c, groups, hq, hkv, d, bs, dtype, max_suffix=200):
             ref_o.append(ro)
             ref_lse.append(rl)
             s += 1
-    name = f"cascade {dtype} {hq}/{hkv}x{d} bs={bs} groups={groups if len(groups) <= 4 else f'{len(groups)} groups'}"
+    name = f"cascade{tag} {dtype} {hq}/{hkv}x{d} bs={bs} groups={groups if len(groups) <= 4 else f'{len(groups)} groups'}"
     c.check(name + " o", o, torch.cat(ref_o), 1e-2)
     c.check(name + " lse", lse, torch.cat(ref_lse), 1e-4)
 
 
 def test_cascade(lib, c):
-    run_cascade(lib, c, [(4, 100), (1, 37), (3, 0), (8, 4096)], 32, 8, 128, 16, torch.bfloat16)
-    run_cascade(lib, c, [(5, 17), (2, 1)], 9, 3, 64, 16, torch.float16)
-    run_cascade(lib, c, [(64, 4096)], 32, 8, 128, 16, torch.bfloat16, max_suffix=128)
-    run_cascade(lib, c, [(3, 50), (2, 64)], 16, 2, 128, 1, torch.bfloat16, max_suffix=30)
+    # The shared-prefix pass runs on the prefill tiles (split-KV partials + merge): both kernels.
+    for path in rs.prefill_paths():
+        lib.rs_set_prefill_path(path)
+        tag = f"[{PATH_NAME[path]}]"
+        run_cascade(lib, c, [(4, 100), (1, 37), (3, 0), (8, 4096)], 32, 8, 128, 16, torch.bfloat16, tag=tag)
+        run_cascade(lib, c, [(5, 17), (2, 1)], 9, 3, 64, 16, torch.float16, tag=tag)
+        run_cascade(lib, c, [(64, 4096)], 32, 8, 128, 16, torch.bfloat16, max_suffix=128, tag=tag)
+        run_cascade(lib, c, [(3, 50), (2, 64)], 16, 2, 128, 1, torch.bfloat16, max_suffix=30, tag=tag)
+        # Prefixes that split into chunks ending mid-tile (300, 1000) and a long one with GQA 7.
+        run_cascade(lib, c, [(6, 1000), (2, 300)], 28, 4, 128, 16, torch.bfloat16, max_suffix=40, tag=tag)
+        run_cascade(lib, c, [(9, 2500)], 16, 4, 64, 8, torch.float16, max_suffix=20, tag=tag)
+    lib.rs_set_prefill_path(rs.PREFILL_AUTO)
 
 
 def test_merge_state(lib, c):
