@@ -134,7 +134,8 @@ absl::Status Gemm::Run(const LinearWeight& w, const void* x, int32_t m, void* y,
   uint16_t* out = static_cast<uint16_t*>(out_f32 ? bf16_scratch : y);
   for (int32_t r = 0; r < m; r += kQuantGemmMaxRows) {
     kernels::QuantGemmParams p;
-    p.quant = w.kind == LinearKind::kInt8 ? kernels::WeightQuant::kInt8PerChannel : kernels::WeightQuant::kInt4Group128;
+    p.quant = w.kind == LinearKind::kInt8 ? kernels::WeightQuant::kInt8PerChannel
+                                          : kernels::WeightQuant::kInt4Group128Tiled;
     p.x = static_cast<const uint16_t*>(x) + static_cast<int64_t>(r) * w.k;
     p.w_q = static_cast<const uint8_t*>(w.w);
     p.scales = w.scales;

@@ -117,7 +117,9 @@ absl::StatusOr<LinearWeight> LoadLinear(const model::ModelSource& source, const 
       std::vector<uint8_t> q(static_cast<size_t>(n * k / 2));
       std::vector<uint16_t> scales(static_cast<size_t>(n * (k / kernels::kInt4GroupSize)));
       QuantizeInt4Rows(rows.data(), n, k, q.data(), scales.data());
-      RETURN_IF_ERROR(Upload(w.w_storage, q.data(), n * k / 2));
+      std::vector<uint8_t> tiled(static_cast<size_t>(kernels::Int4TiledBytes(n, k)));
+      TileInt4ForGpu(q.data(), n, k, tiled.data());  // the layout the tensor-core kernel streams
+      RETURN_IF_ERROR(Upload(w.w_storage, tiled.data(), static_cast<int64_t>(tiled.size())));
       RETURN_IF_ERROR(Upload(w.scale_storage, scales.data(), static_cast<int64_t>(scales.size() * 2)));
     }
     w.scales = w.scale_storage.as<const uint16_t>();

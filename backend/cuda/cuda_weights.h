@@ -26,7 +26,7 @@ struct LinearWeight {
   LinearKind kind = LinearKind::kBf16;
   int32_t n = 0;
   int32_t k = 0;
-  const void* w = nullptr;          // bf16 [n, k] / int8 [n, k] / packed int4 [n, k / 2]
+  const void* w = nullptr;          // bf16 [n, k] / int8 [n, k] / int4 in kInt4Group128Tiled
   const uint16_t* scales = nullptr;  // bf16 [n] (INT8) or [n, k / 128] (INT4)
   const uint16_t* bias = nullptr;    // bf16 [n] or null
   DeviceBuffer w_storage, scale_storage, bias_storage;  // empty when `w` is borrowed

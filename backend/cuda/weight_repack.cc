@@ -43,4 +43,27 @@ void QuantizeInt4Rows(const float* x, int64_t rows, int64_t k, uint8_t* q, uint1
   }
 }
 
+void TileInt4ForGpu(const uint8_t* q, int64_t rows, int64_t k, uint8_t* out) {
+  constexpr int kNibbleK[8] = {0, 2, 4, 6, 1, 3, 5, 7};  // k offset in a word of each nibble
+  const int64_t tiles = (rows + kernels::kInt4TileRows - 1) / kernels::kInt4TileRows;
+  const int64_t chunks = k / 32;  // 16-byte chunks (32 k) per row
+  for (int64_t r = 0; r < tiles * kernels::kInt4TileRows; ++r) {
+    const int64_t tile = r / kernels::kInt4TileRows, g = r % kernels::kInt4TileRows;
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t group = c / 4, t = c % 4;
+      uint8_t* dst = out + tile * 4 * k + group * 512 + (4 * g + t) * 16;
+      const uint8_t* src = q + r * (k / 2) + c * 16;
+      for (int i = 0; i < 4; ++i) {
+        uint32_t word = 0;
+        for (int n = 0; n < 8; ++n) {
+          const int kk = 8 * i + kNibbleK[n];
+          const uint32_t nibble = r < rows ? (src[kk / 2] >> (4 * (kk % 2))) & 0xFu : 8u;
+          word |= nibble << (4 * n);
+        }
+        for (int b = 0; b < 4; ++b) dst[4 * i + b] = static_cast<uint8_t>(word >> (8 * b));
+      }
+    }
+  }
+}
+
 }  // namespace radixserve::backend::cuda

@@ -13,4 +13,9 @@ namespace radixserve::backend::cuda {
 void QuantizeInt8Rows(const float* x, int64_t rows, int64_t k, int8_t* q, uint16_t* scales);
 void QuantizeInt4Rows(const float* x, int64_t rows, int64_t k, uint8_t* q, uint16_t* scales);
 
+// Reorders QuantizeInt4Rows' packed rows into kInt4Group128Tiled (kernels/quant_gemm_params.h)
+// for the GPU's tensor-core kernel: `out` holds kernels::Int4TiledBytes(rows, k) bytes; the
+// padding rows of the last tile get q = 8 (weight 0). Scales are unchanged.
+void TileInt4ForGpu(const uint8_t* q, int64_t rows, int64_t k, uint8_t* out);
+
 }  // namespace radixserve::backend::cuda

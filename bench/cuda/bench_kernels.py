@@ -290,8 +290,8 @@ def bench_quant(lib, ceil):
         wbs = [torch.randn(N, K, device="cuda", dtype=torch.bfloat16) for _ in range(sets)]
         t_torch = bench_graph([lambda w=w: x @ w.T for w in wbs])
         del wbs
-        for quant, name in [(1, "int4 g128"), (0, "int8")]:
-            if quant == 1:
+        for quant, name in [(2, "int4 g128 tiled"), (1, "int4 g128"), (0, "int8")]:
+            if quant in (1, 2):  # random bytes: the tiled layout has the same size when 8 divides N
                 wqs = [torch.randint(0, 256, (N, K // 2), dtype=torch.uint8, device="cuda") for _ in range(sets)]
                 scs = [torch.rand(N, K // 128, device="cuda").to(torch.bfloat16) for _ in range(sets)]
                 wbytes = N * K // 2 + N * K // 128 * 2
@@ -301,7 +301,7 @@ def bench_quant(lib, ceil):
                 wbytes = N * K
             y = torch.empty(m, N, device="cuda", dtype=torch.bfloat16)
             for path, pname in [(2, "mma"), (1, "gemv")]:
-                if path == 1 and m > 1:
+                if path == 1 and (m > 1 or quant == 2):
                     continue
                 fns = [lambda wq=wq, sc=sc, path=path: lib.rs_quant_gemm(
                     quant, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), m, N, K, path, rs.stream())
@@ -309,6 +309,23 @@ def bench_quant(lib, ceil):
                 ours = bench_graph(fns)
                 add(f"gemm {name} {pname}", f"m={m} k={K} n={N}", ours, t_torch, "torch.matmul bf16 (graph)",
                     bytes_=wbytes + m * K * 2 + m * N * 2, ceil=ceil)
+
+
+def bench_quant_down(lib, ceil):
+    """m = 1 at the down projection's shape (k = 14336: several weight batches per warp)."""
+    K, N, sets = 14336, 4096, 4
+    x = torch.randn(1, K, device="cuda", dtype=torch.bfloat16)
+    wbs = [torch.randn(N, K, device="cuda", dtype=torch.bfloat16) for _ in range(sets)]
+    t_torch = bench_graph([lambda w=w: x @ w.T for w in wbs])
+    del wbs
+    wqs = [torch.randint(0, 256, (N, K // 2), dtype=torch.uint8, device="cuda") for _ in range(sets)]
+    scs = [torch.rand(N, K // 128, device="cuda").to(torch.bfloat16) for _ in range(sets)]
+    y = torch.empty(1, N, device="cuda", dtype=torch.bfloat16)
+    for quant, name in [(2, "int4 g128 tiled"), (1, "int4 g128")]:
+        fns = [lambda wq=wq, sc=sc, quant=quant: lib.rs_quant_gemm(
+            quant, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), 1, N, K, 2, rs.stream()) for wq, sc in zip(wqs, scs)]
+        add(f"gemm {name} mma", f"m=1 k={K} n={N}", bench_graph(fns), t_torch, "torch.matmul bf16 (graph)",
+            bytes_=N * K // 2 + N * K // 128 * 2 + K * 2 + N * 2, ceil=ceil)
 
 
 def bench_sampling(lib, ceil):
@@ -356,6 +373,7 @@ def main():
     ceil = ceilings()
     only = os.environ.get("RS_BENCH_ONLY", "")
     steps = [("small", lambda: bench_small_ops(lib, ceil)), ("quant", lambda: bench_quant(lib, ceil)),
+             ("quant", lambda: bench_quant_down(lib, ceil)),
              ("sampling", lambda: bench_sampling(lib, ceil)), ("prefill", lambda: bench_prefill(lib, ceil))]
     for name, fn in steps:
         if only and name not in only:

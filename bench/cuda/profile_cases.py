@@ -29,14 +29,14 @@ def main():
                       HK, D, B, rs.ptr(kv.kv_lens), rs.ptr(kv.block_indptr), rs.ptr(kv.block_ids), HQ, 1 / math.sqrt(D),
                       L, rs.ptr(ws), wsb, st)
     del kv
-    # INT4 GEMV m=1.
+    # INT4 m=1, the tiled layout the backend uses (random bytes: same size as N % 8 == 0).
     K, N = 4096, 14336
     x = torch.randn(1, K, device="cuda", dtype=bf)
     wq = torch.randint(0, 256, (N, K // 2), dtype=torch.uint8, device="cuda")
     sc = torch.rand(N, K // 128, device="cuda").to(bf)
     y = torch.empty(1, N, device="cuda", dtype=bf)
     for _ in range(2):
-        lib.rs_quant_gemm(1, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), 1, N, K, 0, st)
+        lib.rs_quant_gemm(2, rs.ptr(x), rs.ptr(wq), rs.ptr(sc), None, rs.ptr(y), 1, N, K, 0, st)
     # Cascade: 64 sequences sharing a 4096-token prefix, 128-token suffixes.
     B, HQ, HK, D, BS, P, S = 64, 32, 8, 128, 16, 4096, 128
     kv = PagedKv([P] + [S] * B, HK, D, BS, bf, extra_blocks=0)

@@ -8,6 +8,7 @@
 
 #include "common/tensor_types.h"
 #include "gtest/gtest.h"
+#include "kernels/quant_gemm_params.h"
 
 namespace radixserve::backend::cuda {
 namespace {
@@ -66,6 +67,30 @@ TEST(WeightRepackTest, Int4GroupsPackNibblesLowFirstWithinHalfAStep) {
   EXPECT_EQ(Bf16ToFloat(gs), 1.0f);
   EXPECT_EQ(gq[0], 15 | (1 << 4));
   EXPECT_EQ(gq[1] & 0xF, 11);
+}
+
+TEST(WeightRepackTest, Int4TilesFollowTheTiledLayout) {
+  // 13 rows (a partial last tile), 256 k (2 groups): every nibble read back through the
+  // layout's definition in kernels/quant_gemm_params.h; padding rows hold q = 8.
+  const int64_t rows = 13, k = 256;
+  std::mt19937 rng(3);
+  std::vector<uint8_t> q(rows * k / 2);
+  for (auto& b : q) b = static_cast<uint8_t>(rng());
+  std::vector<uint8_t> tiled(kernels::Int4TiledBytes(rows, k), 0);
+  ASSERT_EQ(tiled.size(), 16u * k / 2);
+  TileInt4ForGpu(q.data(), rows, k, tiled.data());
+  const int nibble_k[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+  for (int64_t r = 0; r < 16; ++r) {
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t tile = r / 8, g = r % 8, group = i / 128, t = (i % 128) / 32, word = (i % 32) / 8;
+      int n = 0;
+      while (nibble_k[n] != i % 8) ++n;
+      const uint8_t byte = tiled[tile * 4 * k + group * 512 + (4 * g + t) * 16 + 4 * word + n / 2];
+      const int got = (byte >> (4 * (n % 2))) & 0xF;
+      const int want = r < rows ? (q[(r * k + i) / 2] >> (4 * (i % 2))) & 0xF : 8;
+      ASSERT_EQ(got, want) << "row " << r << " k " << i;
+    }
+  }
 }
 
 }  // namespace
