@@ -1,8 +1,9 @@
-// Hopper prefill attention: FlashAttention on wgmma (sm_90a), for PrefillAttention.
+// Hopper prefill attention: FlashAttention on wgmma (sm_90a), for PrefillAttention and
+// the cascade's shared-prefix pass (split-KV).
 //
-// CTA = 2 warpgroups x 64 packed query rows (128 rows, GQA-packed as in the mma.sync core:
-// packed row R of (sequence, KV head) is token R / group_size, head-in-group R % group_size),
-// key tiles of 128. Per warpgroup and key tile j:
+// CTA = 3 warpgroups: a producer and 2 consumers x 64 packed query rows (128 rows, GQA-
+// packed as in the mma.sync core: packed row R of (sequence, KV head) is token
+// R / group_size, head-in-group R % group_size), key tiles of 128. Per consumer and tile j:
 //   S_j = Q K_j^T        wgmma m64n128k16, Q and K both from shared memory (K-major)
 //   P_j = exp2(S_j * scale*log2e - m)   in registers, fp32 -> bf16/fp16
 //   O  += P_j V_j        wgmma m64nDk16, P as the register A operand, V from shared memory
@@ -11,11 +12,12 @@
 // of S_j runs while the PV product is still on the tensor cores, and O is rescaled after
 // it lands (O then holds P_{j-1} V_{j-1} relative to m_{j-1}, which the rescale moves to m_j).
 //
-// Loads: every thread issues cp.async for 16-byte chunks, driven by per-tile key row
-// tables (paged or contiguous KV alike), into the 128-byte-swizzle layout wgmma reads
-// (wgmma_utils.cuh). K and V are double-buffered; each tile is waited for, fenced into the
-// async proxy (fence.proxy.async) and published by one CTA barrier before wgmma reads it.
-// No TMA and no producer warpgroup yet (NOTES.md, prefill).
+// Loads: the producer warpgroup (setmaxnreg down to 32 registers; the consumers get 232)
+// computes each tile's key table (paged or contiguous KV alike) and issues cp.async for
+// every 16-byte chunk into the 128-byte-swizzle layout wgmma reads (wgmma_utils.cuh), K and
+// V double-buffered; cp.async.mbarrier.arrive signals a stage full when its copies land,
+// consumers fence it into the async proxy (fence.proxy.async) before their wgmma and give
+// it back through an "empty" mbarrier. No CTA-wide barrier in the loop. No TMA yet.
 #include "kernels/cuda/prefill_wgmma.cuh"
 
 #include <atomic>
@@ -27,9 +29,15 @@
 namespace radixserve::kernels::cuda {
 namespace {
 
-constexpr int kWarpGroups = 2;             // each owns 64 query rows
-constexpr int kThreads = kWarpGroups * 128;
-constexpr int kBlockM = kWarpGroups * 64;  // packed query rows per CTA
+// Warpgroup 0 loads (producer), warpgroups 1 and 2 compute (consumers, 64 query rows each).
+constexpr int kConsumers = 2;
+constexpr int kThreads = (kConsumers + 1) * 128;
+constexpr int kBlockM = kConsumers * 64;  // packed query rows per CTA
+// setmaxnreg budgets must fit the CTA's launch allocation (168 x 384 = 64512 registers):
+// 128 * 32 + 256 * 232 = 63488. (32 / 240 = 65536 deadlocked: the consumers' setmaxnreg.inc
+// waits forever for registers the pool never had.)
+[[maybe_unused]] constexpr int kProducerRegs = 32;
+[[maybe_unused]] constexpr int kConsumerRegs = 232;
 constexpr int kBlockN = 128;               // keys per tile
 // [[maybe_unused]]: the compute_80 pass compiles the kernel body away (no wgmma there).
 [[maybe_unused]] constexpr float kLog2e = 1.4426950408889634f;
@@ -46,8 +54,9 @@ template <int kHeadDim>
 struct Layout {
   static constexpr int kQBytes = kBlockM * kHeadDim * 2;
   static constexpr int kKvBytes = kBlockN * kHeadDim * 2;  // one K or V tile
-  static constexpr int kTableOffset = kQBytes + 4 * kKvBytes;  // Q, K[2], V[2], then row tables
-  static constexpr int kSmemBytes = kTableOffset + 3 * kBlockN * 8 + 1024;  // + alignment slack
+  static constexpr int kTableOffset = kQBytes + 4 * kKvBytes;  // Q, K[2], V[2], row tables [2]
+  static constexpr int kBarrierOffset = kTableOffset + 2 * kBlockN * 8;
+  static constexpr int kSmemBytes = kBarrierOffset + 9 * 8 + 1024;  // + alignment slack
 };
 
 // Byte offset of each key row of the tile starting at tile_start inside the K (= V)
@@ -71,7 +80,7 @@ __device__ __forceinline__ void ComputeRowTable(const PrefillParams& p, int64_t 
 template <typename T, int kHeadDim>
 __device__ __forceinline__ void LoadKvTile(const T* base, unsigned char* tile, const int64_t* table, int valid_rows) {
   constexpr int kChunks = kHeadDim / 8;
-  constexpr int kRowsPerPass = kThreads / kChunks;
+  constexpr int kRowsPerPass = 128 / kChunks;  // the producer warpgroup's threads copy
   static_assert(kRowsPerPass % 8 == 0 && kBlockN % kRowsPerPass == 0);
   const int chunk = threadIdx.x % kChunks, row0 = threadIdx.x / kChunks;
   unsigned char* dst = tile + Sw128Offset(kBlockN, row0, chunk);
@@ -150,10 +159,28 @@ __device__ __forceinline__ void PackP(const float* s, uint32_t* pf) {
   }
 }
 
+// Producer / consumer pipeline state in shared memory: *_full complete when the
+// producer's 128 threads' copies of a stage have landed; *_empty when the 8 consumer warps
+// are done reading it.
+struct Barriers {
+  uint64_t q_full;
+  uint64_t k_full[2], v_full[2];
+  uint64_t k_empty[2], v_empty[2];
+};
+
+// Consumer warp: tell the producer this warp is done with a stage.
+[[maybe_unused]] __device__ __forceinline__ void ReleaseStage(uint64_t* bar) {
+  __syncwarp();
+  if ((threadIdx.x & 31) == 0) MbarArrive(bar);
+}
+
 // grid: [ceil(max_q_len * group_size / kBlockM), num_kv_heads, num_seqs * num_chunks];
 // heaviest causal tiles first. With split.num_chunks > 1 the CTA covers keys [chunk *
 // chunk_size, (chunk + 1) * chunk_size) and writes a normalized partial state (lse in the
 // log2 domain) to the split workspace instead of o, as the mma.sync core does.
+// Warpgroup 0 (32 registers) computes the key tables and issues every cp.async, two
+// stages ahead, signalling each stage on an mbarrier; warpgroups 1-2 (232 registers) only
+// wait on those, run wgmma and the softmax, and release stages back to the producer.
 template <typename T, int kHeadDim, KvSource kSource>
 __global__ void __launch_bounds__(kThreads, 1)
     PrefillWgmmaKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
@@ -168,7 +195,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   unsigned char* q_s = smem;
   unsigned char* k_s = smem + L::kQBytes;      // [2] tiles
   unsigned char* v_s = k_s + 2 * L::kKvBytes;  // [2] tiles
-  int64_t(*tables)[kBlockN] = reinterpret_cast<int64_t(*)[kBlockN]>(smem + L::kTableOffset);  // [3]
+  int64_t(*tables)[kBlockN] = reinterpret_cast<int64_t(*)[kBlockN]>(smem + L::kTableOffset);  // [2]
+  Barriers* bars = reinterpret_cast<Barriers*>(smem + L::kBarrierOffset);
 
   const int seq = blockIdx.z / split.num_chunks;
   const int chunk = blockIdx.z % split.num_chunks;
@@ -180,10 +208,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int packed_rows = q_len * group_size;
   const int row0 = (gridDim.x - 1 - blockIdx.x) * kBlockM;
   if (row0 >= packed_rows) return;
-  const int32_t* blocks = kSource == KvSource::kPaged ? p.batch.block_ids + p.batch.block_indptr[seq] : nullptr;
-  const int64_t seq_kv_start = kSource == KvSource::kContiguous ? p.kv_indptr[seq] : 0;
-  const T* k_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.k_cache : p.k);
-  const T* v_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.v_cache : p.v);
 
   // Key range: causal rows see keys up to kv_len - q_len + token; this CTA's chunk ends
   // at key_limit (keys past it are masked, and not loaded); tiles reaching past mask_from
@@ -196,22 +220,61 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int mask_from = min(key_limit, p.causal ? kv_len - q_len + first_token + 1 : kv_len);
   const int num_tiles = kv_end > kv_begin ? (kv_end - kv_begin + kBlockN - 1) / kBlockN : 0;
 
-  const int wg = threadIdx.x / 128;
-  const int lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
-  const int thread_row = row0 + wg * 64 + ((threadIdx.x / 32) & 3) * 16 + g;  // rows thread_row, + 8
-
-  // Q tile -> shared (rows past the sequence zero-filled), in the first cp.async group.
-  const T* q = static_cast<const T*>(p.q);
+  if (threadIdx.x == 0) {
+    MbarInit(&bars->q_full, 128);
 #pragma unroll
-  for (int i = threadIdx.x; i < kBlockM * kChunks; i += kThreads) {
-    const int row = i / kChunks, chunk = i % kChunks;
-    const int r = row0 + row;
-    const bool valid = r < packed_rows;
-    const int token = valid ? r / group_size : 0;
-    const int head = kv_head * group_size + (valid ? r % group_size : 0);
-    const T* src = q + (static_cast<int64_t>(q_start + token) * p.num_q_heads + head) * kHeadDim + chunk * 8;
-    CpAsync16(q_s + Sw128Offset(kBlockM, row, chunk), src, valid);
+    for (int st = 0; st < 2; ++st) {
+      MbarInit(&bars->k_full[st], 128);
+      MbarInit(&bars->v_full[st], 128);
+      MbarInit(&bars->k_empty[st], 4 * kConsumers);
+      MbarInit(&bars->v_empty[st], 4 * kConsumers);
+    }
   }
+  __syncthreads();
+
+  if (threadIdx.x < 128) {
+    // ---- Producer warpgroup.
+    SetMaxRegsDec<kProducerRegs>();
+    const int32_t* blocks = kSource == KvSource::kPaged ? p.batch.block_ids + p.batch.block_indptr[seq] : nullptr;
+    const int64_t seq_kv_start = kSource == KvSource::kContiguous ? p.kv_indptr[seq] : 0;
+    const T* k_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.k_cache : p.k);
+    const T* v_base = static_cast<const T*>(kSource == KvSource::kPaged ? p.v_cache : p.v);
+    // Q tile (rows past the sequence zero-filled).
+    const T* q = static_cast<const T*>(p.q);
+#pragma unroll 4
+    for (int i = threadIdx.x; i < kBlockM * kChunks; i += 128) {
+      const int row = i / kChunks, c = i % kChunks;
+      const int r = row0 + row;
+      const bool valid = r < packed_rows;
+      const int token = valid ? r / group_size : 0;
+      const int head = kv_head * group_size + (valid ? r % group_size : 0);
+      const T* src = q + (static_cast<int64_t>(q_start + token) * p.num_q_heads + head) * kHeadDim + c * 8;
+      CpAsync16(q_s + Sw128Offset(kBlockM, row, c), src, valid);
+    }
+    CpAsyncMbarArrive(&bars->q_full);
+    for (int j = 0; j < num_tiles; ++j) {
+      const int stage = j & 1, phase = (j >> 1) & 1;
+      const int tile_start = kv_begin + j * kBlockN;
+      // Table slot `stage` last served tile j - 2, whose copies every producer thread
+      // issued before the previous producer barrier.
+      ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, tile_start, key_limit, blocks, tables[stage]);
+      NamedBarrierSync<2, 128>();
+      MbarWait(&bars->k_empty[stage], phase ^ 1);  // fresh barriers pass parity 1 at once
+      LoadKvTile<T, kHeadDim>(k_base, k_s + stage * L::kKvBytes, tables[stage], key_limit - tile_start);
+      CpAsyncMbarArrive(&bars->k_full[stage]);
+      MbarWait(&bars->v_empty[stage], phase ^ 1);
+      LoadKvTile<T, kHeadDim>(v_base, v_s + stage * L::kKvBytes, tables[stage], key_limit - tile_start);
+      CpAsyncMbarArrive(&bars->v_full[stage]);
+    }
+    asm volatile("cp.async.wait_all;\n" ::: "memory");  // no copy outlives its issuer
+    return;
+  }
+
+  // ---- Consumer warpgroups.
+  SetMaxRegsInc<kConsumerRegs>();
+  const int cw = threadIdx.x / 128 - 1;
+  const int lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  const int thread_row = row0 + cw * 64 + ((threadIdx.x / 32) & 3) * 16 + g;  // rows thread_row, + 8
 
   float o[kDAcc];
 #pragma unroll
@@ -228,7 +291,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (num_tiles > 0) {
     // Descriptors: Q rows of this warpgroup, and the K / V tiles (SBO = 1024 bytes between
     // 8-row groups; V's LBO = distance between its 64-dim panels).
-    const uint32_t q_addr = SmemAddr(q_s) + wg * 64 * 128;
+    const uint32_t q_addr = SmemAddr(q_s) + cw * 64 * 128;
     const uint32_t k_addr = SmemAddr(k_s), v_addr = SmemAddr(v_s);
     auto qk_product = [&](float* s, int buf) {
 #pragma unroll
@@ -246,34 +309,27 @@ __global__ void __launch_bounds__(kThreads, 1)
         Wgmma<T, kHeadDim>::template RS<1>(o, pf + 4 * kk, db);
       }
     };
-
-    // Prologue: row tables of tiles 0 and 1, Q + K_0, V_0, S_0, K_1, softmax of S_0.
-    ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, kv_begin, key_limit, blocks, tables[0]);
-    __syncthreads();
-    LoadKvTile<T, kHeadDim>(k_base, k_s, tables[0], key_limit - kv_begin);
-    CpAsyncCommit();  // Q + K_0
-    LoadKvTile<T, kHeadDim>(v_base, v_s, tables[0], key_limit - kv_begin);
-    CpAsyncCommit();  // V_0
-    if (num_tiles > 1) {
-      ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, kv_begin + kBlockN, key_limit, blocks, tables[1]);
-    }
-    CpAsyncWait<1>();
-    FenceProxyAsyncShared();
-    __syncthreads();
+    // The copies were made by the producer's threads (generic proxy); once their
+    // mbarrier phase completed, this fence orders them before this thread's wgmma reads.
+    auto wait_stage = [](uint64_t* bar, int parity) {
+      MbarWait(bar, parity);
+      FenceProxyAsyncShared();
+    };
 
     float s[kSAcc];
 #pragma unroll
     for (int i = 0; i < kSAcc; ++i) s[i] = 0.0f;
     uint32_t pf[kBlockN / 16 * 4];
     float rescale[2];
+    wait_stage(&bars->q_full, 0);
+    wait_stage(&bars->k_full[0], 0);
     WgmmaFence();
     qk_product(s, 0);
     WgmmaCommit();
-    if (num_tiles > 1) LoadKvTile<T, kHeadDim>(k_base, k_s + L::kKvBytes, tables[1], key_limit - kv_begin - kBlockN);
-    CpAsyncCommit();  // K_1 (maybe empty)
     WgmmaWait<0>();
 #pragma unroll
     for (int i = 0; i < kSAcc; ++i) FenceOperand(s[i]);
+    ReleaseStage(&bars->k_empty[0]);
     if (kv_begin + kBlockN > mask_from) {
       SoftmaxTile<true>(s, st, kv_begin, key_limit, p.causal, qk_scale, tq, rescale);
     } else {
@@ -283,35 +339,22 @@ __global__ void __launch_bounds__(kThreads, 1)
 
     for (int j = 1; j < num_tiles; ++j) {
       const int tile_start = kv_begin + j * kBlockN;
-      // Table of tile j + 1 (its slot last served tile j - 2, whose loads every thread
-      // issued before the previous barrier).
-      if (j + 1 < num_tiles) {
-        ComputeRowTable<kSource, kHeadDim>(p, seq_kv_start, kv_head, tile_start + kBlockN, key_limit, blocks,
-                                           tables[(j + 1) % 3]);
-      }
-      CpAsyncWait<0>();  // V_{j-1} and K_j landed (this thread's copies)
-      FenceProxyAsyncShared();
-      __syncthreads();  // ... every thread's; and every warpgroup finished S_{j-1}, PV_{j-2}
-
+      const int cur = j & 1, prev = (j - 1) & 1;
+      wait_stage(&bars->k_full[cur], (j >> 1) & 1);
       WgmmaFence();
-      qk_product(s, j & 1);
+      qk_product(s, cur);
       WgmmaCommit();
       // Both warpgroups' S products go to the tensor cores before either PV product, so
       // both softmaxes can start early and overlap both PV products.
-      NamedBarrierSync<1, kThreads>();
-      pv_product(pf, (j - 1) & 1);
+      NamedBarrierSync<1, 128 * kConsumers>();
+      wait_stage(&bars->v_full[prev], ((j - 1) >> 1) & 1);
+      pv_product(pf, prev);
       WgmmaCommit();
-      // While the tensor cores work: V_j into the buffer PV_{j-2} read, K_{j+1} into the
-      // one S_{j-1} read.
-      LoadKvTile<T, kHeadDim>(v_base, v_s + (j & 1) * L::kKvBytes, tables[j % 3], key_limit - tile_start);
-      CpAsyncCommit();
-      if (j + 1 < num_tiles) LoadKvTile<T, kHeadDim>(k_base, k_s + ((j + 1) & 1) * L::kKvBytes, tables[(j + 1) % 3],
-                                key_limit - tile_start - kBlockN);
-      CpAsyncCommit();
 
       WgmmaWait<1>();  // S_j landed; PV_{j-1} may still run
 #pragma unroll
       for (int i = 0; i < kSAcc; ++i) FenceOperand(s[i]);
+      ReleaseStage(&bars->k_empty[cur]);
       if (tile_start + kBlockN > mask_from) {
         SoftmaxTile<true>(s, st, tile_start, key_limit, p.causal, qk_scale, tq, rescale);
       } else {
@@ -323,21 +366,17 @@ __global__ void __launch_bounds__(kThreads, 1)
         FenceOperand(o[i]);
         o[i] *= rescale[(i >> 1) & 1];
       }
+      ReleaseStage(&bars->v_empty[prev]);
       PackP<T>(s, pf);
     }
     // Last PV product.
-    CpAsyncWait<0>();
-    FenceProxyAsyncShared();
-    __syncthreads();
+    wait_stage(&bars->v_full[(num_tiles - 1) & 1], ((num_tiles - 1) >> 1) & 1);
     WgmmaFence();
     pv_product(pf, (num_tiles - 1) & 1);
     WgmmaCommit();
     WgmmaWait<0>();
 #pragma unroll
     for (int i = 0; i < kDAcc; ++i) FenceOperand(o[i]);
-  } else {
-    CpAsyncCommit();
-    CpAsyncWait<0>();
   }
 
   // Normalize and store this thread's two rows.

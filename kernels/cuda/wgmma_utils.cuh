@@ -56,6 +56,43 @@ __device__ __forceinline__ void FenceProxyAsyncShared() {
 __device__ __forceinline__ void FenceOperand(float& r) { asm volatile("" : "+f"(r)::"memory"); }
 __device__ __forceinline__ void FenceOperand(uint32_t& r) { asm volatile("" : "+r"(r)::"memory"); }
 
+// mbarrier (shared::cta) waits and arrivals for the producer / consumer pipeline.
+__device__ __forceinline__ void MbarInit(uint64_t* bar, int count) {
+  RS_WGMMA_ASM("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(bar))),
+               "r"(count)
+               : "memory");
+}
+__device__ __forceinline__ void MbarArrive(uint64_t* bar) {
+  RS_WGMMA_ASM("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(bar)))
+               : "memory");
+}
+// Spins until the phase with the given parity has completed.
+__device__ __forceinline__ void MbarWait(uint64_t* bar, int parity) {
+  RS_WGMMA_ASM(
+      "{\n.reg .pred done;\nRS_MBAR_WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra RS_MBAR_WAIT;\n}\n" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(bar))),
+      "r"(parity)
+      : "memory");
+}
+// Arrives on `bar` once all of this thread's earlier cp.async copies have landed (the
+// barrier's expected count includes this arrival: .noinc).
+__device__ __forceinline__ void CpAsyncMbarArrive(uint64_t* bar) {
+  RS_WGMMA_ASM("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(
+                   static_cast<uint32_t>(__cvta_generic_to_shared(bar)))
+               : "memory");
+}
+// Register budget of this warpgroup from here on (setmaxnreg; the kernel must have a
+// register cap at entry, e.g. __launch_bounds__(threads, 1)).
+template <int kRegs>
+__device__ __forceinline__ void SetMaxRegsDec() {
+  RS_WGMMA_ASM("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kRegs));
+}
+template <int kRegs>
+__device__ __forceinline__ void SetMaxRegsInc() {
+  RS_WGMMA_ASM("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kRegs));
+}
+
 // wgmma.mma_async m64nNk16 with fp32 accumulators d[N / 2] per thread, laid out per warp
 // (warp w of the warpgroup owns rows 16w..16w+15) like N / 8 mma.sync m16n8 tiles:
 // d[4 * i + e] is row g + 8 * (e >> 1), column 8 * i + 2 * (lane % 4) + (e & 1), g = lane / 4.
