@@ -254,6 +254,7 @@ void RegisterAll() {
     const std::string name = std::string("BM_ModelMatmuls/") + std::string(GetDTypeTraits(t).name);
     benchmark::RegisterBenchmark(name.c_str(), BM_ModelMatmuls, t)
         ->Args({1, 1})
+        ->Args({4, 4})
         ->Args({512, 1})
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
