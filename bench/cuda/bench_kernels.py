@@ -217,10 +217,17 @@ def bench_cascade(lib, ceil, paged_decode_s):
             rs.ptr(keep[2]), rs.ptr(keep[4]), HQ, 1 / math.sqrt(D), B, P, S, rs.ptr(ws), wsb, rs.stream())
     fns = [make(PagedKv([P] + [S] * B, HK, D, BS, bf, extra_blocks=0)) for _ in range(3)]
     # The shared-prefix pass on each prefill kernel this GPU has (wgmma on sm_90).
+    # Default suffix handling (auto) on each path, then the other suffix modes (A/B).
     ours = {}
     for path in reversed(rs.prefill_paths()):
         lib.rs_set_prefill_path(path)
-        ours[path] = bench_graph(fns, calls=12)
+        ours[(path, rs.CASCADE_AUTO)] = bench_graph(fns, calls=12)
+    best = rs.prefill_paths()[-1]
+    lib.rs_set_prefill_path(best)
+    for mode in (rs.CASCADE_LEGACY, rs.CASCADE_FUSED, rs.CASCADE_PDL):
+        lib.rs_set_cascade_mode(mode)
+        ours[(best, mode)] = bench_graph(fns, calls=12)
+    lib.rs_set_cascade_mode(rs.CASCADE_AUTO)
     lib.rs_set_prefill_path(rs.PREFILL_AUTO)
     # Baseline: paged decode of the same 64 x (4096 + 128) keys without sharing.
     kv2 = PagedKv([P + S] * B, HK, D, BS, bf, extra_blocks=0)
@@ -230,8 +237,10 @@ def bench_cascade(lib, ceil, paged_decode_s):
         rs.BF16, rs.ptr(q), rs.ptr(o), None, rs.ptr(kv2.k_cache), rs.ptr(kv2.v_cache), kv2.num_blocks, BS, HK, D, B,
         rs.ptr(kv2.kv_lens), rs.ptr(kv2.block_indptr), rs.ptr(kv2.block_ids), HQ, 1 / math.sqrt(D), P + S,
         rs.ptr(ws2), wsb2, rs.stream())], calls=10)
-    for path, t in ours.items():
-        add(f"cascade decode {'wgmma' if path == rs.PREFILL_WGMMA else 'mma'}", f"B={B} prefix={P} suffix={S} {HQ}/{HK}x{D}",
+    mode_name = {rs.CASCADE_AUTO: "", rs.CASCADE_LEGACY: " legacy", rs.CASCADE_FUSED: " fused", rs.CASCADE_PDL: " pdl"}
+    for (path, mode), t in ours.items():
+        add(f"cascade decode {'wgmma' if path == rs.PREFILL_WGMMA else 'mma'}{mode_name[mode]}",
+            f"B={B} prefix={P} suffix={S} {HQ}/{HK}x{D}",
             t, base, "our paged decode, no sharing (graph)", bytes_=2 * (P + B * S) * HK * D * 2, ceil=ceil)
 
 

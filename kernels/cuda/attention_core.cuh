@@ -63,6 +63,10 @@ struct AttentionLaunch {
   const float* extra_lse = nullptr;
   // Optional event the merge pass waits for (the extra state produced on another stream).
   cudaEvent_t merge_after = nullptr;
+  // Write the normalized partial states (chunk by chunk, lse in the log2 domain) to the
+  // split workspace even with one chunk, and launch no merge: the caller merges them
+  // (the cascade's fused suffix-and-merge kernel).
+  bool partials_only = false;
 };
 
 // Split workspace: partial o [num_chunks, num_q_tokens, num_q_heads, head_dim] float, then

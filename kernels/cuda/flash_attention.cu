@@ -419,7 +419,8 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
   const int64_t z = static_cast<int64_t>(p.batch.num_seqs) * l.num_chunks;
   KERNEL_CHECK_ARG(m_tiles < (1LL << 31) && z <= 65535, "attention: grid too large");
   if (m_tiles == 0) return KernelStatus::Ok();
-  SplitArgs split{l.num_chunks, l.chunk_size, l.num_q_tokens, l.num_chunks > 1 || l.extra_o != nullptr,
+  SplitArgs split{l.num_chunks, l.chunk_size, l.num_q_tokens,
+                  l.num_chunks > 1 || l.extra_o != nullptr || l.partials_only,
                   nullptr, nullptr, l.extra_o, l.extra_lse};
   if (split.write_partial) {
     KERNEL_CHECK_ARG(l.num_chunks == 1 || (l.chunk_size > 0 && l.chunk_size % kBlockN == 0),
@@ -440,7 +441,7 @@ KernelStatus LaunchTiles(const PrefillParams& p, const AttentionLaunch& l, cudaS
     BatchPrefillKernel<T, kHeadDim, kSource, kWarps, kMTiles><<<grid, kWarps * 32, kSmem, stream>>>(p, split);
     CUDA_RETURN_IF_LAUNCH_ERROR();
   }
-  if (split.write_partial) {
+  if (split.write_partial && !l.partials_only) {
     if (l.merge_after != nullptr) CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream, l.merge_after, 0));
     constexpr int kRowsPerBlock = 128 / (kHeadDim / 4);
     const int64_t rows = static_cast<int64_t>(l.num_q_tokens) * p.num_q_heads;

@@ -185,6 +185,11 @@ template <typename T, int kHeadDim, KvSource kSource>
 __global__ void __launch_bounds__(kThreads, 1)
     PrefillWgmmaKernel(const __grid_constant__ PrefillParams p, const SplitArgs split) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  // A kernel launched after this one with programmatic stream serialization (the
+  // cascade's suffix-and-merge pass) may start its CTAs on SMs this grid leaves free; it
+  // waits (griddepcontrol.wait) for this grid's completion before reading its output.
+  // Without such a dependent this is a no-op.
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
   using L = Layout<kHeadDim>;
   constexpr int kChunks = kHeadDim / 8;
   constexpr int kDAcc = kHeadDim / 2;  // O accumulators per thread

@@ -223,6 +223,14 @@ int rs_set_prefill_path(int path) {
   return prev;
 }
 
+// 0 auto, 1 legacy, 2 fused, 3 fused + programmatic launch (rc::CascadeMode); returns the
+// previous setting.
+int rs_set_cascade_mode(int mode) {
+  const int prev = static_cast<int>(rc::GetCascadeMode());
+  rc::SetCascadeMode(static_cast<rc::CascadeMode>(mode));
+  return prev;
+}
+
 int64_t rs_cascade_workspace_bytes(int num_groups, int num_seqs, int num_q_heads, int num_kv_heads, int head_dim,
                                    int max_group_size, int max_prefix_len, int max_suffix_len) {
   return rc::CascadeWorkspaceBytes(num_groups, num_seqs, num_q_heads, num_kv_heads, head_dim, max_group_size,

@@ -11,6 +11,7 @@ import torch
 
 F32, F16, BF16 = 0, 1, 2
 PREFILL_AUTO, PREFILL_MMA, PREFILL_WGMMA = 0, 1, 2  # rs_set_prefill_path
+CASCADE_AUTO, CASCADE_LEGACY, CASCADE_FUSED, CASCADE_PDL = 0, 1, 2, 3  # rs_set_cascade_mode
 
 
 def prefill_paths():
@@ -63,6 +64,8 @@ class Lib:
         # Returns the previous path (not a status): 0 auto, 1 mma.sync, 2 wgmma.
         self._lib.rs_set_prefill_path.argtypes = [_I]
         self._lib.rs_set_prefill_path.restype = ctypes.c_int
+        self._lib.rs_set_cascade_mode.argtypes = [_I]
+        self._lib.rs_set_cascade_mode.restype = ctypes.c_int
 
     def __getattr__(self, name):
         fn = getattr(self._lib, name)

@@ -225,18 +225,38 @@ def run_cascade(lib, c, groups, hq, hkv, d, bs, dtype, max_suffix=200, tag=""):
     c.check(name + " lse", lse, torch.cat(ref_lse), 1e-4)
 
 
+CASCADE_MODE_NAME = {rs.CASCADE_AUTO: "auto", rs.CASCADE_LEGACY: "legacy", rs.CASCADE_FUSED: "fused",
+                     rs.CASCADE_PDL: "pdl"}
+
+
 def test_cascade(lib, c):
-    # The shared-prefix pass runs on the prefill tiles (split-KV partials + merge): both kernels.
+    # The shared-prefix pass runs on the prefill tiles (split-KV partials + merge): both
+    # kernels; the suffixes either through the legacy side-stream decode + merge or the
+    # fused suffix-and-merge kernel (auto = fused with the programmatic launch where the
+    # prefix runs on wgmma, legacy on the mma.sync prefix).
     for path in rs.prefill_paths():
         lib.rs_set_prefill_path(path)
-        tag = f"[{PATH_NAME[path]}]"
-        run_cascade(lib, c, [(4, 100), (1, 37), (3, 0), (8, 4096)], 32, 8, 128, 16, torch.bfloat16, tag=tag)
-        run_cascade(lib, c, [(5, 17), (2, 1)], 9, 3, 64, 16, torch.float16, tag=tag)
-        run_cascade(lib, c, [(64, 4096)], 32, 8, 128, 16, torch.bfloat16, max_suffix=128, tag=tag)
-        run_cascade(lib, c, [(3, 50), (2, 64)], 16, 2, 128, 1, torch.bfloat16, max_suffix=30, tag=tag)
-        # Prefixes that split into chunks ending mid-tile (300, 1000) and a long one with GQA 7.
-        run_cascade(lib, c, [(6, 1000), (2, 300)], 28, 4, 128, 16, torch.bfloat16, max_suffix=40, tag=tag)
-        run_cascade(lib, c, [(9, 2500)], 16, 4, 64, 8, torch.float16, max_suffix=20, tag=tag)
+        for mode in (rs.CASCADE_AUTO, rs.CASCADE_LEGACY, rs.CASCADE_FUSED, rs.CASCADE_PDL):
+            lib.rs_set_cascade_mode(mode)
+            tag = f"[{PATH_NAME[path]},{CASCADE_MODE_NAME[mode]}]"
+            run_cascade(lib, c, [(4, 100), (1, 37), (3, 0), (8, 4096)], 32, 8, 128, 16, torch.bfloat16, tag=tag)
+            run_cascade(lib, c, [(5, 17), (2, 1)], 9, 3, 64, 16, torch.float16, tag=tag)
+            run_cascade(lib, c, [(64, 4096)], 32, 8, 128, 16, torch.bfloat16, max_suffix=128, tag=tag)
+            run_cascade(lib, c, [(3, 50), (2, 64)], 16, 2, 128, 1, torch.bfloat16, max_suffix=30, tag=tag)
+            # Prefixes that split into chunks ending mid-tile (300, 1000) and a long one with GQA 7.
+            run_cascade(lib, c, [(6, 1000), (2, 300)], 28, 4, 128, 16, torch.bfloat16, max_suffix=40, tag=tag)
+            run_cascade(lib, c, [(9, 2500)], 16, 4, 64, 8, torch.float16, max_suffix=20, tag=tag)
+        lib.rs_set_cascade_mode(rs.CASCADE_AUTO)
+        tag = f"[{PATH_NAME[path]},auto]"
+        # Fused kernel edges: suffixes of several 128-key steps per CTA (up to the fused
+        # limit, 512), all suffixes empty, 32 query heads per KV head (two 16-row tiles),
+        # many groups of random sizes; and past the limit (legacy under auto).
+        run_cascade(lib, c, [(5, 700), (2, 0)], 16, 4, 128, 16, torch.float16, max_suffix=512, tag=tag)
+        run_cascade(lib, c, [(4, 300), (3, 129)], 32, 8, 128, 16, torch.bfloat16, max_suffix=0, tag=tag)
+        run_cascade(lib, c, [(3, 200), (2, 0)], 32, 1, 64, 16, torch.bfloat16, max_suffix=300, tag=tag)
+        run_cascade(lib, c, [(random.randint(1, 6), random.randint(0, 600)) for _ in range(40)], 8, 2, 128, 16,
+                    torch.bfloat16, max_suffix=150, tag=tag)
+        run_cascade(lib, c, [(3, 300), (2, 50)], 32, 8, 128, 16, torch.bfloat16, max_suffix=1500, tag=tag)
     lib.rs_set_prefill_path(rs.PREFILL_AUTO)
 
 
