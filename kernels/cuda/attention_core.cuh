@@ -35,6 +35,44 @@ __device__ __forceinline__ float FastExp2(float x) {
   return y;
 }
 
+// One online-softmax step of an m16 mma.sync tile, in the log2 domain: folds the tile's
+// per-lane row maxima (reduced over the lane quad here) into the running max row_m and
+// sum row_l, turns the scores into p = 2^(s * qk_scale - m * qk_scale) in place (one FFMA
+// and one ex2 each) and rescales the O accumulators. Rows whose max is still -inf keep
+// p = 0 and a zero rescale.
+template <int kNTiles, int kDTiles>
+__device__ __forceinline__ void OnlineSoftmaxStep(float (&s)[kNTiles][4], float (&tile_max)[2], float (&row_m)[2],
+                                                  float (&row_l)[2], float (&o_acc)[kDTiles][4], float qk_scale) {
+  float rescale[2], neg_m[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+    tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+    const float m_new = fmaxf(row_m[r], tile_max[r]);
+    rescale[r] = row_m[r] == -INFINITY ? 0.0f : FastExp2((row_m[r] - m_new) * qk_scale);
+    row_m[r] = m_new;
+    neg_m[r] = m_new == -INFINITY ? 0.0f : -m_new * qk_scale;
+  }
+  float sum[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int n = 0; n < kNTiles; ++n) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      s[n][e] = FastExp2(fmaf(s[n][e], qk_scale, neg_m[e >> 1]));
+      sum[e >> 1] += s[n][e];
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) row_l[r] = row_l[r] * rescale[r] + sum[r];
+#pragma unroll
+  for (int d = 0; d < kDTiles; ++d) {
+    o_acc[d][0] *= rescale[0];
+    o_acc[d][1] *= rescale[0];
+    o_acc[d][2] *= rescale[1];
+    o_acc[d][3] *= rescale[1];
+  }
+}
+
 // Split-KV outputs of one launch (num_chunks > 1): see SplitWorkspaceBytes.
 struct SplitArgs {
   int32_t num_chunks;

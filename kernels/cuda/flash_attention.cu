@@ -239,34 +239,7 @@ __global__ void __launch_bounds__(kWarps * 32, kWarps == 4 ? 2 : 1)
           tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[mt][n][e]);
         }
       }
-      float rescale[2], neg_m[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-        const float m_new = fmaxf(row_m[mt][r], tile_max[r]);
-        rescale[r] = row_m[mt][r] == -INFINITY ? 0.0f : FastExp2((row_m[mt][r] - m_new) * qk_scale);
-        row_m[mt][r] = m_new;
-        neg_m[r] = m_new == -INFINITY ? 0.0f : -m_new * qk_scale;
-      }
-      float sum[2] = {0.0f, 0.0f};
-#pragma unroll
-      for (int n = 0; n < kNTiles; ++n) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          s[mt][n][e] = FastExp2(fmaf(s[mt][n][e], qk_scale, neg_m[e >> 1]));
-          sum[e >> 1] += s[mt][n][e];
-        }
-      }
-#pragma unroll
-      for (int r = 0; r < 2; ++r) row_l[mt][r] = row_l[mt][r] * rescale[r] + sum[r];
-#pragma unroll
-      for (int d = 0; d < kDTiles; ++d) {
-        o_acc[mt][d][0] *= rescale[0];
-        o_acc[mt][d][1] *= rescale[0];
-        o_acc[mt][d][2] *= rescale[1];
-        o_acc[mt][d][3] *= rescale[1];
-      }
+      OnlineSoftmaxStep(s[mt], tile_max, row_m[mt], row_l[mt], o_acc[mt], qk_scale);
     }
 
     CpAsyncWait<0>();  // V tile landed

@@ -28,6 +28,32 @@ __device__ __forceinline__ float NibbleToFloat(uint32_t q, float magic_bias) {
   return __uint_as_float(0x4B000000u | q) - magic_bias;
 }
 
+// Split-k reduction of the mma accumulators over a CTA's warps through shared memory
+// (red: [warps - 1][kNTiles][32][4]): every warp but 0 parks its fragments, warp 0 adds
+// them in warp order. True on warp 0, which then holds the CTA's sums; the others are done.
+template <int kRedWarps, int kNTiles>
+__device__ __forceinline__ bool ReduceAcrossWarps(float (&acc)[kNTiles][4], float (&red)[kRedWarps][kNTiles][32][4],
+                                                  int warp, int lane) {
+  if (warp > 0) {
+#pragma unroll
+    for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) red[warp - 1][nt][lane][e] = acc[nt][e];
+    }
+  }
+  __syncthreads();
+  if (warp != 0) return false;
+#pragma unroll
+  for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+#pragma unroll
+      for (int w = 0; w < kRedWarps; ++w) acc[nt][e] += red[w][nt][lane][e];
+    }
+  }
+  return true;
+}
+
 // grid: [ceil(n / (kWarps * kRowsPerWarp)), ceil(m / kMTile)]; block: kWarps warps; warp w
 // owns weight rows j0 .. j0 + kRowsPerWarp - 1. A chunk is 16 weight bytes: 32 INT4 or 16
 // INT8 values; lane l takes chunks l, l + 32, ... of each row, so the warp reads 512
@@ -288,24 +314,7 @@ __global__ void __launch_bounds__(MmaWarps(kNTiles) * 32) QuantMmaKernel(const _
     cur_b = nxt_b;
   }
 
-  // Split-k reduction across the block's warps.
-  if (warp > 0) {
-#pragma unroll
-    for (int nt = 0; nt < kNTiles; ++nt) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) red[warp - 1][nt][lane][e] = acc[nt][e];
-    }
-  }
-  __syncthreads();
-  if (warp != 0) return;
-#pragma unroll
-  for (int nt = 0; nt < kNTiles; ++nt) {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-#pragma unroll
-      for (int w = 0; w < kMmaWarps - 1; ++w) acc[nt][e] += red[w][nt][lane][e];
-    }
-  }
+  if (!ReduceAcrossWarps(acc, red, warp, lane)) return;
   // C fragment: (row g | g + 8, activation column nt * 8 + 2t | 2t + 1).
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
@@ -465,24 +474,8 @@ __global__ void __launch_bounds__(MmaWarps(kNTiles) * 32, TiledMinBlocks(kNTiles
     }
   }
 
-  // Split-k reduction across the block's warps, then the C fragment as in QuantMmaKernel.
-  if (warp > 0) {
-#pragma unroll
-    for (int nt = 0; nt < kNTiles; ++nt) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) red[warp - 1][nt][lane][e] = acc[nt][e];
-    }
-  }
-  __syncthreads();
-  if (warp != 0) return;
-#pragma unroll
-  for (int nt = 0; nt < kNTiles; ++nt) {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-#pragma unroll
-      for (int w = 0; w < kWarps - 1; ++w) acc[nt][e] += red[w][nt][lane][e];
-    }
-  }
+  // Split-k reduction, then the C fragment as in QuantMmaKernel.
+  if (!ReduceAcrossWarps(acc, red, warp, lane)) return;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int j = 16 * blockIdx.x + g + 8 * half;

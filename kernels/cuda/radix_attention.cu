@@ -179,34 +179,7 @@ __global__ void __launch_bounds__(kSmWarps * 32, 4)
         tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[n][e]);
       }
     }
-    float rescale[2], neg_m[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-      const float m_new = fmaxf(row_m[r], tile_max[r]);
-      rescale[r] = row_m[r] == -INFINITY ? 0.0f : FastExp2((row_m[r] - m_new) * qk_scale);
-      row_m[r] = m_new;
-      neg_m[r] = m_new == -INFINITY ? 0.0f : -m_new * qk_scale;
-    }
-    float sum[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int n = 0; n < kNTiles; ++n) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        s[n][e] = FastExp2(fmaf(s[n][e], qk_scale, neg_m[e >> 1]));
-        sum[e >> 1] += s[n][e];
-      }
-    }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) row_l[r] = row_l[r] * rescale[r] + sum[r];
-#pragma unroll
-    for (int d = 0; d < kDTiles; ++d) {
-      o_acc[d][0] *= rescale[0];
-      o_acc[d][1] *= rescale[0];
-      o_acc[d][2] *= rescale[1];
-      o_acc[d][3] *= rescale[1];
-    }
+    OnlineSoftmaxStep(s, tile_max, row_m, row_l, o_acc, qk_scale);
     // O += P V: keys 0..15 from v_s (landed), then keys 16..31 from the K space.
 #pragma unroll
     for (int kk = 0; kk < kSmKeys / 16; ++kk) {
