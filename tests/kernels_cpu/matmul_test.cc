@@ -111,7 +111,10 @@ TEST(MatmulTest, MatchesDequantizedReferenceAcrossShapesAndIsas) {
   // partial 32-row panels, odd k (bf16 pairs) and k % 32 != 0 (masked bf16 vectors).
   const std::tuple<int64_t, int64_t, int64_t> float_shapes[] = {
       {25, 70, 33}, {12, 32, 576}, {40, 45, 77}, {31, 97, 96}, {7, 33, 45}, {8, 16, 31}, {3, 9, 70},
-      {1, 5, 45}, {1, 6, 200}, {300, 40, 300}};
+      {1, 5, 45}, {1, 6, 200}, {300, 40, 300},
+      // the float decode GEMV at 1 < m < 8: groups of 4 (AVX-512) / 2 (AVX2) activation
+      // rows plus every remainder, k below 8 (scalar tail only) and k % 32 != 0.
+      {6, 11, 77}, {7, 5, 7}, {4, 3, 4}, {2, 40, 61}};
   for (CpuIsa isa : Isas()) {
     for (DType t : kAllTypes) {
       for (auto [m, n, k] : shapes) {
@@ -200,6 +203,35 @@ TEST(MatmulTest, QuantizedRowsAreBitIdenticalAcrossBatchSizes) {
       for (int64_t m : {2, 3, 5, 8, 9, 16, 21}) {
         std::vector<float> y(m * n);
         Matmul(x.data(), m, k, mw, y.data(), n, &pool);
+        for (int64_t i = 0; i < m * n; ++i) {
+          ASSERT_EQ(y[i], alone[i]) << GetDTypeTraits(t).name << " " << CpuIsaName(isa) << " m=" << m << " at " << i;
+        }
+      }
+    }
+  }
+}
+
+// Float weights at m < 8 run the decode GEMV (one weight row applied to every activation
+// row), whose per-output summation order does not depend on m: a row's outputs are
+// bit-identical alone or in any batch of 2-7 rows, on every SIMD ISA. (BF16 on
+// AVX512-BF16 takes the vdpbf16ps tiles instead and is left out.)
+TEST(MatmulTest, FloatDecodeRowsAreBitIdenticalAcrossBatchSizes) {
+  ThreadPool pool(2);
+  const int64_t n = 45, k = 611;  // k % 32 = 3: the 8-lane step and the scalar tail too
+  for (CpuIsa isa : Isas()) {
+    if (isa == CpuIsa::kScalar) continue;
+    ScopedCpuIsa scoped(isa);
+    for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+      if (t == DType::kBF16 && isa == CpuIsa::kAvx512Bf16) continue;
+      const std::vector<uint8_t> w = QuantizeWeights(t, RandomFloats(n * k, 7), n, k);
+      const MatmulWeight mw{t, w.data(), n, k};
+      const int64_t max_m = 7, ldx = k + 5;
+      const std::vector<float> x = RandomFloats(max_m * ldx, 8, -2.0f, 2.0f);
+      std::vector<float> alone(max_m * n);
+      for (int64_t i = 0; i < max_m; ++i) Matmul(x.data() + i * ldx, 1, ldx, mw, alone.data() + i * n, n, &pool);
+      for (int64_t m = 2; m <= max_m; ++m) {
+        std::vector<float> y(m * n, NAN);
+        Matmul(x.data(), m, ldx, mw, y.data(), n, m % 2 ? &pool : nullptr);
         for (int64_t i = 0; i < m * n; ++i) {
           ASSERT_EQ(y[i], alone[i]) << GetDTypeTraits(t).name << " " << CpuIsaName(isa) << " m=" << m << " at " << i;
         }
