@@ -14,6 +14,10 @@ bundle=$(realpath "${1:?bundle dir}")
 out=${2:?output dir}
 parts=${3:-golden,server,hf,bench}
 mkdir -p "$out"
+# Everything also goes to $out/run_backend.log as it is printed, so a call stopped at its
+# time limit still brings back how far it got (the device tool returns $OUT's files).
+exec > >(tee "$out/run_backend.log") 2>&1
+export PYTHONUNBUFFERED=1
 export LD_LIBRARY_PATH=$bundle/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 status=0
 has() { [[ ",$parts," == *",$1,"* ]]; }
