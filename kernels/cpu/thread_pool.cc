@@ -56,15 +56,18 @@ int ThreadPool::ClaimAndRun(uint32_t gen) {
   int ran = 0;
   for (;;) {
     uint64_t s = state_.load(std::memory_order_acquire);
-    const TaskFn fn = fn_.load(std::memory_order_relaxed);
-    void* ctx = ctx_.load(std::memory_order_relaxed);
-    const int num_chunks = num_chunks_.load(std::memory_order_relaxed);
+    // Acquire: if any of these is already the next task's, so is the closing of this
+    // task's state_ (RunImpl), and the claim below fails instead of running a chunk of
+    // the next task under this task's state.
+    const TaskFn fn = fn_.load(std::memory_order_acquire);
+    void* ctx = ctx_.load(std::memory_order_acquire);
+    const int num_chunks = num_chunks_.load(std::memory_order_acquire);
     for (;;) {
       if (static_cast<uint32_t>(s >> 32) != gen) return ran;  // a newer task: not ours
-      const int chunk = static_cast<int>(s & 0xffffffffu);
-      if (chunk >= num_chunks) return ran;
+      const uint32_t chunk = static_cast<uint32_t>(s & 0xffffffffu);
+      if (chunk >= static_cast<uint32_t>(num_chunks)) return ran;
       if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
-        fn(ctx, chunk, num_chunks);
+        fn(ctx, static_cast<int>(chunk), num_chunks);
         ++ran;
         if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == num_chunks) done_.notify_one();
         break;
@@ -80,9 +83,15 @@ void ThreadPool::RunImpl(TaskFn fn, void* ctx, int num_chunks) {
     return;
   }
   const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
-  fn_.store(fn, std::memory_order_relaxed);
-  ctx_.store(ctx, std::memory_order_relaxed);
-  num_chunks_.store(num_chunks, std::memory_order_relaxed);
+  // Close the previous task first. A worker still in it may read its state and then
+  // the parameters stored below; without the close, its claim of the old state could
+  // succeed and run a chunk of this task that is also claimed here (CI once hung on
+  // the extra count in done_). The parameters are released after the close, so a
+  // worker that sees any of them sees the close as well.
+  state_.store((static_cast<uint64_t>(gen - 1) << 32) | kClosed, std::memory_order_relaxed);
+  fn_.store(fn, std::memory_order_release);
+  ctx_.store(ctx, std::memory_order_release);
+  num_chunks_.store(num_chunks, std::memory_order_release);
   done_.store(0, std::memory_order_relaxed);
   state_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
   generation_.store(gen, std::memory_order_release);

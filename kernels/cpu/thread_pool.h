@@ -116,14 +116,16 @@ class ThreadPool {
   // Runs chunks of task `gen` until none is left; returns how many it ran.
   int ClaimAndRun(uint32_t gen);
 
-  // A task is published by storing fn_/ctx_, then state_ = (generation << 32 | 0) with
-  // release, then generation_ (what idle workers wait on). A chunk is claimed by a CAS
-  // on state_ that also checks the generation, so a late worker can never run a chunk
-  // of a newer task with an older task's function.
+  // A task is published by closing the previous task's state_, storing fn_/ctx_/
+  // num_chunks_, then state_ = (generation << 32 | 0) with release, then generation_
+  // (what idle workers wait on). A chunk is claimed by a CAS on state_ that also checks
+  // the generation, so a late worker can never run a chunk of a newer task with an
+  // older task's function, nor claim from an older task with a newer chunk count.
   std::atomic<TaskFn> fn_{nullptr};
   std::atomic<void*> ctx_{nullptr};
   std::atomic<int> num_chunks_{0};
   alignas(64) std::atomic<uint64_t> state_{0};  // generation << 32 | next unclaimed chunk
+  static constexpr uint64_t kClosed = 0xffffffffu;  // "next chunk" of a task no one may claim from
   alignas(64) std::atomic<uint32_t> generation_{0};
   alignas(64) std::atomic<int> done_{0};  // chunks finished of the current task
   std::atomic<bool> stop_{false};

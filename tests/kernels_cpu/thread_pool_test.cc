@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -77,6 +80,50 @@ TEST_P(ThreadPoolTest, SlowChunkDoesNotLoseOrRepeatWork) {
     });
     for (int c = 0; c < GetParam(); ++c) ASSERT_EQ(hits[c].load(), 1);
   }
+}
+
+// Back-to-back tasks of changing chunk counts on an oversubscribed machine: a worker
+// preempted inside one task must not claim from it with the next task's chunk count
+// (that ran a chunk twice and left the next dispatch waiting forever). A watchdog
+// turns such a hang into a failure.
+TEST_P(ThreadPoolTest, LateWorkersNeverClaimAcrossTasks) {
+  ThreadPool pool(GetParam(), /*spin_us=*/50);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> hogs;  // keep every core busy so pool threads get preempted
+  for (unsigned i = 0; i < std::max(2u, std::thread::hardware_concurrency()); ++i) {
+    hogs.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  }
+  std::atomic<int64_t> progress{0};
+  std::thread watchdog([&] {
+    int64_t last = -1;
+    for (int tick = 1; !stop.load(); ++tick) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (tick % 400 != 0) continue;  // every 20 s
+      const int64_t now = progress.load();
+      if (!stop.load() && now == last) {
+        std::fprintf(stderr, "thread pool dispatch %lld never completed\n", static_cast<long long>(now));
+        std::abort();
+      }
+      last = now;
+    }
+  });
+  int64_t bad = 0;
+  for (int iter = 0; iter < 100000; ++iter) {
+    const int n = 1 + iter % 9;
+    std::vector<std::atomic<int>> hits(n);
+    pool.RunChunks(n, [&](int c, int nc) {
+      if (nc == n && c >= 0 && c < n) hits[c].fetch_add(1);
+    });
+    for (int c = 0; c < n; ++c) bad += hits[c].load() != 1;
+    progress.fetch_add(1);
+  }
+  stop = true;
+  for (auto& h : hogs) h.join();
+  watchdog.join();
+  EXPECT_EQ(bad, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, ThreadPoolTest, ::testing::Values(1, 2, 7));

@@ -4,6 +4,7 @@ import os
 import pathlib
 import re
 import subprocess
+import tempfile
 import urllib.request
 
 import pytest
@@ -24,7 +25,10 @@ class Server:
         args = [str(RADIXSERVE), f"--model={model}", "--host=127.0.0.1", "--port=0", "--metrics_port=0",
                 "--kv_blocks=256", "--host_kv_blocks=64", "--threads=2", "--grace_period_s=1",
                 "--log_level=warning", *extra]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        # stderr to a file: a sanitizer report or a fatal log line lands there, and
+        # log_tail() puts it into the failure message of whichever test saw the server go.
+        self.log = tempfile.NamedTemporaryFile(prefix="radixserve-", suffix=".log")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=ROOT)
         self.port = self.metrics_port = None
         for line in self.proc.stdout:
             if m := re.match(r"radixserve metrics on port (\d+)", line):
@@ -34,7 +38,7 @@ class Server:
                 break
         if self.port is None:
             self.proc.kill()
-            raise RuntimeError(f"radixserve did not start: {args}")
+            raise RuntimeError(f"radixserve did not start: {args}\n{self.log_tail()}")
         self.addr = f"127.0.0.1:{self.port}"
 
     def metrics(self):
@@ -47,9 +51,17 @@ class Server:
                 out[key] = float(value)
         return out
 
+    def log_tail(self, chars=20000):
+        """The end of the server's stderr, with its exit status if it has exited."""
+        text = pathlib.Path(self.log.name).read_text(errors="replace")[-chars:]
+        status = self.proc.poll()
+        return f"--- radixserve stderr (exit status {status}) ---\n{text}"
+
     def stop(self):
         self.proc.terminate()
-        assert self.proc.wait(timeout=60) == 0
+        code = self.proc.wait(timeout=60)
+        assert code == 0, self.log_tail()
+        self.log.close()
 
 
 def run_ctl(*args, addr=None, input=None, env=None, timeout=300):

@@ -21,7 +21,7 @@ def test_readme_walkthrough_runs(server, tmp_path):
     env = dict(os.environ, RADIXSERVE_ADDR=server.addr)
     r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr + server.log_tail()
     assert "SERVING" in r.stdout and "chat template   chatml" in r.stdout
     assert len(re.findall(r"cached (\d+) \| TTFT", r.stderr)) >= 4  # generate x2, two chat turns
     chat_cached = [int(x) for x in re.findall(r"cached (\d+) \| TTFT [\d.]+ ms \| [\d.]+ tok/s \| context",

@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "engine_test_util.h"
 
 namespace radixserve::service {
@@ -60,12 +61,17 @@ TEST(EngineTest, ConcurrentRequestsOnATinyPoolEqualTheirSoloRuns) {
   auto t = MakeEngine(/*device_blocks=*/10, /*host_blocks=*/6, options);
   std::vector<std::unique_ptr<testing::Collector>> collectors;
   std::vector<std::shared_ptr<RequestHandle>> handles;
+  // The loop waits until all twelve are queued: admitted together they overflow the pool
+  // whatever the thread timing, so preemption is certain (CI once saw none without this).
+  absl::Notification all_submitted;
+  ASSERT_TRUE(t.engine->Post([&] { all_submitted.WaitForNotification(); }));
   for (const auto& p : prompts) {
     collectors.push_back(std::make_unique<testing::Collector>());
     auto h = t.engine->Submit(Greedy(p, kMaxTokens), collectors.back()->Callbacks());
     ASSERT_TRUE(h.ok()) << h.status();
     handles.push_back(*h);
   }
+  all_submitted.Notify();
   for (size_t i = 0; i < prompts.size(); ++i) {
     auto r = collectors[i]->Wait();
     ASSERT_TRUE(r.outcome.status.ok()) << i << ": " << r.outcome.status;
