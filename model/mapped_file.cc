@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
@@ -45,6 +46,13 @@ absl::StatusOr<Mapping> MapReadOnly(const std::string& path) {
 
 void Unmap(Mapping m) {
   if (m.data != nullptr) munmap(m.data, m.size);
+}
+
+void ReleasePages(const void* data, size_t size) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const auto end = (reinterpret_cast<uintptr_t>(data) + size) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace radixserve::model

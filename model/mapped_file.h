@@ -18,4 +18,9 @@ struct Mapping {
 absl::StatusOr<Mapping> MapReadOnly(const std::string& path);
 void Unmap(Mapping m);
 
+// Drops this process's pages of the whole pages inside [data, data + size) of a mapping
+// from MapReadOnly, for bytes copied elsewhere: the memory is not held twice, and a later
+// read of the range faults the file back in.
+void ReleasePages(const void* data, size_t size);
+
 }  // namespace radixserve::model

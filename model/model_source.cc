@@ -82,7 +82,7 @@ absl::StatusOr<std::unique_ptr<ModelSource>> ModelSource::Open(const std::string
     }
     src->config_ = *std::move(config);
     for (const GgufTensorInfo& t : src->gguf_->tensors()) {
-      RETURN_IF_ERROR(src->AddTensor({t.name, t.type, t.shape, t.data, t.name}));
+      RETURN_IF_ERROR(src->AddTensor({t.name, t.type, t.shape, t.data, t.name, /*file_mapped=*/true}));
     }
   } else if (is_dir || path.ends_with(".safetensors") || path.ends_with(".json")) {
     src->format_ = ModelFormat::kSafetensors;
@@ -128,7 +128,7 @@ absl::Status ModelSource::LoadSafetensors(const std::string& weights_path) {
     }
     ASSIGN_OR_RETURN(DType dtype, SafetensorsFile::LoadableDType(*st));
     WeightTensor t{*name, dtype, std::vector<int64_t>(st->shape.rbegin(), st->shape.rend()),
-                   st->data, hf_name};
+                   st->data, hf_name, /*file_mapped=*/true};
     const bool is_q = name->ends_with(".attn_q.weight") || name->ends_with(".attn_q.bias");
     const bool is_k = name->ends_with(".attn_k.weight") || name->ends_with(".attn_k.bias");
     if (permute && (is_q || is_k)) {
@@ -143,6 +143,7 @@ absl::Status ModelSource::LoadSafetensors(const std::string& weights_path) {
       owned_.push_back(std::make_unique<std::vector<uint8_t>>(
           PermuteQkRows(t.data, heads, c.head_dim, row_bytes)));
       t.data = *owned_.back();
+      t.file_mapped = false;
     }
     RETURN_IF_ERROR(AddTensor(std::move(t)));
   }

@@ -62,6 +62,7 @@ struct WeightTensor {
   std::vector<int64_t> shape;     // GGML order: shape[0] is contiguous
   std::span<const uint8_t> data;  // see the file comment for ownership
   std::string source_name;        // the name in the file (HF name for safetensors)
+  bool file_mapped = false;       // data lies in a file mapping (not permuted / synthesised)
 };
 
 class SafetensorsCheckpoint;

@@ -2,9 +2,11 @@
 
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "model/dequantize.h"
+#include "model/mapped_file.h"
 
 namespace radixserve::backend::cpu {
 namespace {
@@ -17,8 +19,11 @@ absl::StatusOr<const model::WeightTensor*> Get(const model::ModelSource& source,
   return t;
 }
 
-absl::StatusOr<MatmulWeight> GetMatrix(const model::ModelSource& source, const std::string& name) {
+// `matrices` collects the tensor of every matrix, for MoveToHugePages.
+absl::StatusOr<MatmulWeight> GetMatrix(const model::ModelSource& source, const std::string& name,
+                                       std::vector<const model::WeightTensor*>& matrices) {
   ASSIGN_OR_RETURN(const model::WeightTensor* t, Get(source, name));
+  matrices.push_back(t);
   if (t->shape.size() != 2) {
     return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " is not a matrix"));
   }
@@ -37,14 +42,42 @@ absl::StatusOr<std::vector<float>> GetVector(const model::ModelSource& source, c
   return model::DequantizeToVector(t->dtype, t->data, n);
 }
 
+// Copies the matrices into one WeightArena (weight_arena.h: decode streams them faster
+// from huge pages) and points `w` at the copies; the file pages they came from are
+// released, so the weights are not held twice.
+absl::Status MoveToHugePages(const std::vector<const model::WeightTensor*>& matrices, CpuWeights& w) {
+  absl::flat_hash_map<const void*, const void*> moved;  // file bytes -> copy
+  size_t total = 0;
+  for (const model::WeightTensor* t : matrices) {
+    if (moved.emplace(t->data.data(), nullptr).second) total += WeightArena::RoundedSize(t->data.size());
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<WeightArena> arena, WeightArena::Create(total));
+  for (const model::WeightTensor* t : matrices) {
+    const void*& copy = moved[t->data.data()];
+    if (copy != nullptr) continue;
+    copy = arena->Copy(t->data);
+    if (copy == nullptr) return absl::InternalError(absl::StrCat("weight arena overflow at ", t->name));
+    if (t->file_mapped) model::ReleasePages(t->data.data(), t->data.size());
+  }
+  auto repoint = [&](MatmulWeight& m) { m.data = moved.at(m.data); };
+  repoint(w.token_embd);
+  repoint(w.output);
+  for (CpuLayerWeights& l : w.layers) {
+    for (MatmulWeight* m : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) repoint(*m);
+  }
+  w.arena = std::move(arena);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::StatusOr<CpuWeights> LoadCpuWeights(const model::ModelSource& source) {
+absl::StatusOr<CpuWeights> LoadCpuWeights(const model::ModelSource& source, WeightPlacement placement) {
   const model::ModelConfig& config = source.config();
   CpuWeights w;
-  ASSIGN_OR_RETURN(w.token_embd, GetMatrix(source, "token_embd.weight"));
+  std::vector<const model::WeightTensor*> matrices;
+  ASSIGN_OR_RETURN(w.token_embd, GetMatrix(source, "token_embd.weight", matrices));
   if (source.Find("output.weight") != nullptr) {
-    ASSIGN_OR_RETURN(w.output, GetMatrix(source, "output.weight"));
+    ASSIGN_OR_RETURN(w.output, GetMatrix(source, "output.weight", matrices));
   } else {
     w.output = w.token_embd;
   }
@@ -60,20 +93,24 @@ absl::StatusOr<CpuWeights> LoadCpuWeights(const model::ModelSource& source) {
     CpuLayerWeights& l = w.layers[i];
     const std::string p = absl::StrCat("blk.", i, ".");
     ASSIGN_OR_RETURN(l.attn_norm, GetVector(source, p + "attn_norm.weight"));
-    ASSIGN_OR_RETURN(l.q, GetMatrix(source, p + "attn_q.weight"));
-    ASSIGN_OR_RETURN(l.k, GetMatrix(source, p + "attn_k.weight"));
-    ASSIGN_OR_RETURN(l.v, GetMatrix(source, p + "attn_v.weight"));
+    ASSIGN_OR_RETURN(l.q, GetMatrix(source, p + "attn_q.weight", matrices));
+    ASSIGN_OR_RETURN(l.k, GetMatrix(source, p + "attn_k.weight", matrices));
+    ASSIGN_OR_RETURN(l.v, GetMatrix(source, p + "attn_v.weight", matrices));
     if (config.attention_bias) {
       ASSIGN_OR_RETURN(l.q_bias, GetVector(source, p + "attn_q.bias"));
       ASSIGN_OR_RETURN(l.k_bias, GetVector(source, p + "attn_k.bias"));
       ASSIGN_OR_RETURN(l.v_bias, GetVector(source, p + "attn_v.bias"));
     }
-    ASSIGN_OR_RETURN(l.o, GetMatrix(source, p + "attn_output.weight"));
+    ASSIGN_OR_RETURN(l.o, GetMatrix(source, p + "attn_output.weight", matrices));
     ASSIGN_OR_RETURN(l.ffn_norm, GetVector(source, p + "ffn_norm.weight"));
-    ASSIGN_OR_RETURN(l.gate, GetMatrix(source, p + "ffn_gate.weight"));
-    ASSIGN_OR_RETURN(l.up, GetMatrix(source, p + "ffn_up.weight"));
-    ASSIGN_OR_RETURN(l.down, GetMatrix(source, p + "ffn_down.weight"));
+    ASSIGN_OR_RETURN(l.gate, GetMatrix(source, p + "ffn_gate.weight", matrices));
+    ASSIGN_OR_RETURN(l.up, GetMatrix(source, p + "ffn_up.weight", matrices));
+    ASSIGN_OR_RETURN(l.down, GetMatrix(source, p + "ffn_down.weight", matrices));
   }
+  if (placement == WeightPlacement::kAuto) {
+    placement = WeightArena::HugePagesAvailable() ? WeightPlacement::kArena : WeightPlacement::kFileMapping;
+  }
+  if (placement == WeightPlacement::kArena) RETURN_IF_ERROR(MoveToHugePages(matrices, w));
   return w;
 }
 

@@ -1,6 +1,8 @@
-// The weights of a Llama-family model as the CPU forward reads them. Matmul weights point
-// straight into the ModelSource (the file mapping: no copy, whatever the type); the small
-// vectors (norm weights, biases, rope frequency divisors) are converted to float once.
+// The weights of a Llama-family model as the CPU forward reads them. Matmul weights are
+// copied unchanged (whatever the type) into a WeightArena on transparent huge pages where
+// the kernel offers them (weight_arena.h says why), else they point straight into the
+// ModelSource; the small vectors (norm weights, biases, rope frequency divisors) are
+// converted to float once.
 #pragma once
 
 #include <memory>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "backend/cpu/weight_arena.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/rope_params.h"
 #include "model/model_source.h"
@@ -31,11 +34,15 @@ struct CpuWeights {
   std::vector<float> rope_freq_factors;   // [head_dim / 2] or empty
   kernels::RopeStyle rope_style = kernels::RopeStyle::kNormal;
   std::vector<CpuLayerWeights> layers;
+  std::shared_ptr<const WeightArena> arena;  // holds the matrices when they were copied
 };
 
 // Resolves every tensor the architecture needs (ModelSource::Open already checked that
 // they exist with the right shapes). InvalidArgument for a weight type the CPU matmul
 // cannot compute on, naming the tensor.
-absl::StatusOr<CpuWeights> LoadCpuWeights(const model::ModelSource& source);
+// kAuto: the arena when WeightArena::HugePagesAvailable(), else the file mapping.
+enum class WeightPlacement { kAuto, kFileMapping, kArena };
+absl::StatusOr<CpuWeights> LoadCpuWeights(const model::ModelSource& source,
+                                          WeightPlacement placement = WeightPlacement::kAuto);
 
 }  // namespace radixserve::backend::cpu

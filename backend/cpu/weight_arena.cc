@@ -1,0 +1,60 @@
+#include "backend/cpu/weight_arena.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace radixserve::backend::cpu {
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+}  // namespace
+
+bool WeightArena::HugePagesAvailable() {
+  if (const char* env = std::getenv("RADIXSERVE_HUGE_PAGES"); env != nullptr && std::string(env) == "0") return false;
+  std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(f, mode);  // e.g. "always [madvise] never"
+  return mode.find("[always]") != std::string::npos || mode.find("[madvise]") != std::string::npos;
+}
+
+absl::StatusOr<std::unique_ptr<WeightArena>> WeightArena::Create(size_t capacity) {
+  // Map one huge page more than needed and start at its first 2 MiB boundary, so every
+  // 2 MiB of the copies can be one page.
+  const size_t mapped = (capacity + kHugePage - 1) / kHugePage * kHugePage + kHugePage;
+  void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    return absl::ResourceExhaustedError(absl::StrCat("cannot map ", mapped, " bytes for the weights: ", std::strerror(err)));
+  }
+  auto* raw = static_cast<uint8_t*>(p);
+  auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + kHugePage - 1) & ~(kHugePage - 1));
+  // A hint: where the kernel has no huge page to give, 4 KiB pages still work.
+  madvise(base, mapped - static_cast<size_t>(base - raw), MADV_HUGEPAGE);
+  auto arena = std::unique_ptr<WeightArena>(new WeightArena(base, mapped, capacity));
+  arena->lead_ = static_cast<size_t>(base - raw);
+  return arena;
+}
+
+WeightArena::WeightArena(uint8_t* base, size_t mapped, size_t capacity)
+    : base_(base), mapped_(mapped), lead_(0), capacity_(capacity) {}
+
+WeightArena::~WeightArena() { munmap(base_ - lead_, mapped_); }
+
+const void* WeightArena::Copy(std::span<const uint8_t> bytes) {
+  if (used_ + RoundedSize(bytes.size()) > capacity_) return nullptr;
+  uint8_t* dst = base_ + used_;
+  std::memcpy(dst, bytes.data(), bytes.size());
+  used_ += RoundedSize(bytes.size());
+  return dst;
+}
+
+}  // namespace radixserve::backend::cpu
