@@ -7,6 +7,7 @@
 namespace radixserve::kernels::cuda {
 namespace {
 
+using quant_internal::AccumulateScaled;
 using quant_internal::Bf16BitsToFloat;
 using quant_internal::LaunchInt4Tiled;
 using quant_internal::MmaWarps;
@@ -273,13 +274,7 @@ __global__ void __launch_bounds__(MmaWarps(kNTiles) * 32) QuantMmaKernel(const _
       }
     }
     if constexpr (kQuant == WeightQuant::kInt4Group128) {
-#pragma unroll
-      for (int nt = 0; nt < kNTiles; ++nt) {
-        acc[nt][0] = fmaf(part[nt][0], sa, acc[nt][0]);
-        acc[nt][1] = fmaf(part[nt][1], sa, acc[nt][1]);
-        acc[nt][2] = fmaf(part[nt][2], sb, acc[nt][2]);
-        acc[nt][3] = fmaf(part[nt][3], sb, acc[nt][3]);
-      }
+      AccumulateScaled(acc, part, sa, sb);
     } else {
 #pragma unroll
       for (int nt = 0; nt < kNTiles; ++nt) {

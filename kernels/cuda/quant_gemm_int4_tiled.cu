@@ -125,13 +125,7 @@ __global__ void __launch_bounds__(MmaWarps(kNTiles) * 32, TiledMinBlocks(kNTiles
         }
       }
       const float sa = __uint_as_float(sab[i] << 16), sb = __uint_as_float(sab[i] & 0xffff0000u);
-#pragma unroll
-      for (int nt = 0; nt < kNTiles; ++nt) {
-        acc[nt][0] = fmaf(part[nt][0], sa, acc[nt][0]);
-        acc[nt][1] = fmaf(part[nt][1], sa, acc[nt][1]);
-        acc[nt][2] = fmaf(part[nt][2], sb, acc[nt][2]);
-        acc[nt][3] = fmaf(part[nt][3], sb, acc[nt][3]);
-      }
+      AccumulateScaled(acc, part, sa, sb);
     }
     if constexpr (kPipelined) {
 #pragma unroll

@@ -43,6 +43,20 @@ __device__ __forceinline__ bool ReduceAcrossWarps(float (&acc)[kNTiles][4], floa
   return true;
 }
 
+// acc += part x the group scales of the mma rows: sa for rows g (C elements 0, 1), sb
+// for rows g + 8 (elements 2, 3).
+template <int kNTiles>
+__device__ __forceinline__ void AccumulateScaled(float (&acc)[kNTiles][4], const float (&part)[kNTiles][4], float sa,
+                                                 float sb) {
+#pragma unroll
+  for (int nt = 0; nt < kNTiles; ++nt) {
+    acc[nt][0] = fmaf(part[nt][0], sa, acc[nt][0]);
+    acc[nt][1] = fmaf(part[nt][1], sa, acc[nt][1]);
+    acc[nt][2] = fmaf(part[nt][2], sb, acc[nt][2]);
+    acc[nt][3] = fmaf(part[nt][3], sb, acc[nt][3]);
+  }
+}
+
 // The tiled INT4 layout (kInt4Group128Tiled), any m in 1..64 (quant_gemm_int4_tiled.cu).
 KernelStatus LaunchInt4Tiled(const QuantGemmParams& p, cudaStream_t stream);
 
