@@ -44,13 +44,15 @@ absl::StatusOr<std::vector<float>> GetVector(const model::ModelSource& source, c
 
 // Copies the matrices into one WeightArena (weight_arena.h: decode streams them faster
 // from huge pages) and points `w` at the copies; the file pages they came from are
-// released, so the weights are not held twice.
+// released, so the weights are not held twice. Leaves `w` as it is when the copies would
+// not fit in memory (WeightArena::Fits).
 absl::Status MoveToHugePages(const std::vector<const model::WeightTensor*>& matrices, CpuWeights& w) {
   absl::flat_hash_map<const void*, const void*> moved;  // file bytes -> copy
   size_t total = 0;
   for (const model::WeightTensor* t : matrices) {
     if (moved.emplace(t->data.data(), nullptr).second) total += WeightArena::RoundedSize(t->data.size());
   }
+  if (!WeightArena::Fits(total)) return absl::OkStatus();  // stays in the file mapping
   ASSIGN_OR_RETURN(std::unique_ptr<WeightArena> arena, WeightArena::Create(total));
   for (const model::WeightTensor* t : matrices) {
     const void*& copy = moved[t->data.data()];

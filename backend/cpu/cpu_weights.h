@@ -40,7 +40,9 @@ struct CpuWeights {
 // Resolves every tensor the architecture needs (ModelSource::Open already checked that
 // they exist with the right shapes). InvalidArgument for a weight type the CPU matmul
 // cannot compute on, naming the tensor.
-// kAuto: the arena when WeightArena::HugePagesAvailable(), else the file mapping.
+// kArena: the matrices are copied into a WeightArena when they fit (WeightArena::Fits),
+// else they stay in the file mapping. kAuto: kArena when WeightArena::HugePagesAvailable(),
+// else kFileMapping.
 enum class WeightPlacement { kAuto, kFileMapping, kArena };
 absl::StatusOr<CpuWeights> LoadCpuWeights(const model::ModelSource& source,
                                           WeightPlacement placement = WeightPlacement::kAuto);

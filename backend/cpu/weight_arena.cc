@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -16,7 +17,33 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
+// The first number in `path` (bytes), scaled by `unit`; 0 when absent or not a number
+// (e.g. cgroup's "max").
+size_t ReadNumber(const std::string& path, const std::string& key, size_t unit) {
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (!key.empty() && line.rfind(key, 0) != 0) continue;
+    const std::string digits = line.substr(key.size());
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(digits.c_str(), &end, 10);
+    return end == digits.c_str() ? 0 : static_cast<size_t>(v) * unit;
+  }
+  return 0;
+}
+
 }  // namespace
+
+bool WeightArena::Fits(size_t bytes) {
+  size_t available = ReadNumber("/proc/meminfo", "MemAvailable:", 1024);
+  const size_t limit = ReadNumber("/sys/fs/cgroup/memory.max", "", 1);
+  if (limit > 0) {
+    const size_t used = ReadNumber("/sys/fs/cgroup/memory.current", "", 1);
+    const size_t headroom = limit > used ? limit - used : 0;
+    available = available == 0 ? headroom : std::min(available, headroom);
+  }
+  return bytes <= available / 2;
+}
 
 bool WeightArena::HugePagesAvailable() {
   if (const char* env = std::getenv("RADIXSERVE_HUGE_PAGES"); env != nullptr && std::string(env) == "0") return false;

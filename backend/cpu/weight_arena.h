@@ -22,6 +22,11 @@ class WeightArena {
   // "madvise"), and RADIXSERVE_HUGE_PAGES is not "0" (the A/B switch for benchmarks).
   static bool HugePagesAvailable();
 
+  // Whether `bytes` of copies fit with room to spare: at most half of MemAvailable and of
+  // the cgroup's memory.max headroom. Unlike the file's pages, the copies cannot be
+  // reclaimed, so a model that only fits as page cache stays in its mapping.
+  static bool Fits(size_t bytes);
+
   // Room for `capacity` bytes of copies, on huge pages where the kernel has them.
   static absl::StatusOr<std::unique_ptr<WeightArena>> Create(size_t capacity);
   ~WeightArena();

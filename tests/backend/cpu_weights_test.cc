@@ -33,6 +33,11 @@ TEST(WeightArenaTest, CopiesAreAlignedEqualAndBoundedByTheCapacity) {
   EXPECT_EQ((*arena)->Copy(std::vector<uint8_t>(1, 4)), nullptr);  // full
 }
 
+TEST(WeightArenaTest, FitsOnlyWhatMemoryHolds) {
+  EXPECT_TRUE(WeightArena::Fits(1 << 20));
+  EXPECT_FALSE(WeightArena::Fits(size_t{1} << 60));
+}
+
 // Every matrix of `w` with its tensor in `source` (output = token_embd when tied).
 std::vector<std::pair<const MatmulWeight*, const model::WeightTensor*>> Matrices(const CpuWeights& w,
                                                                                  const model::ModelSource& source) {
