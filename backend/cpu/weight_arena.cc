@@ -17,8 +17,8 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
-// The first number in `path` (bytes), scaled by `unit`; 0 when absent or not a number
-// (e.g. cgroup's "max").
+// The number after `key` on the first line of `path` that starts with it, times `unit`;
+// 0 when there is none or it is not a number (e.g. cgroup's "max").
 size_t ReadNumber(const std::string& path, const std::string& key, size_t unit) {
   std::ifstream f(path);
   std::string line;
@@ -66,13 +66,11 @@ absl::StatusOr<std::unique_ptr<WeightArena>> WeightArena::Create(size_t capacity
   auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + kHugePage - 1) & ~(kHugePage - 1));
   // A hint: where the kernel has no huge page to give, 4 KiB pages still work.
   madvise(base, mapped - static_cast<size_t>(base - raw), MADV_HUGEPAGE);
-  auto arena = std::unique_ptr<WeightArena>(new WeightArena(base, mapped, capacity));
-  arena->lead_ = static_cast<size_t>(base - raw);
-  return arena;
+  return std::unique_ptr<WeightArena>(new WeightArena(base, static_cast<size_t>(base - raw), mapped, capacity));
 }
 
-WeightArena::WeightArena(uint8_t* base, size_t mapped, size_t capacity)
-    : base_(base), mapped_(mapped), lead_(0), capacity_(capacity) {}
+WeightArena::WeightArena(uint8_t* base, size_t lead, size_t mapped, size_t capacity)
+    : base_(base), mapped_(mapped), lead_(lead), capacity_(capacity) {}
 
 WeightArena::~WeightArena() { munmap(base_ - lead_, mapped_); }
 

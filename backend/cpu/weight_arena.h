@@ -42,7 +42,7 @@ class WeightArena {
 
  private:
   static constexpr size_t kAlign = 64;
-  WeightArena(uint8_t* base, size_t mapped, size_t capacity);
+  WeightArena(uint8_t* base, size_t lead, size_t mapped, size_t capacity);
   uint8_t* base_;        // 2 MiB-aligned start of the copies
   size_t mapped_;        // bytes mapped from base_ - lead_
   size_t lead_;          // alignment slack before base_
